@@ -1,0 +1,42 @@
+"""The JSON API's one response shape and one error shape, and its bearer-token blueprint."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .errors import LanyardError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: HTTP status for each refusal code; anything not listed is 422 (understood, refused).
+STATUS = {
+    "code_malformed": 400,
+    "invalid_field": 400,
+    "not_found": 404,
+    "kiosk_disabled": 403,
+    "kiosk_unknown": 401,
+    "rate_limited": 429,
+    "already_checked_in": 409,
+    "duplicate_email": 409,
+}
+
+
+def error_response(code: str, message: str, status: int):
+    """The one JSON error shape: ``{"error": {"code": ..., "message": ...}}``."""
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def refusal(error: LanyardError):
+    """Turn a service refusal into the JSON error shape with its HTTP status."""
+    return error_response(error.code, error.detail, STATUS.get(error.code, 422))
+
+
+def ok(payload: dict, status: int = 200):
+    """The one JSON success shape: the payload object itself, never cached."""
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,143 @@
+"""The application factory: the one place that reads config and wires every blueprint in."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, g, render_template, request, session
+from flask_babel import get_locale, gettext
+
+from .extensions import babel, csrf, db, login_manager, migrate
+from .settings import ROOT, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets readers run beside the writer; the busy timeout makes writers queue, not fail."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
+
+
+def select_locale() -> str:
+    """The visitor's language: an explicit choice, else the browser's preference."""
+    settings: Settings = g.get("settings") or _settings()
+    chosen = request.args.get("lang") or session.get("lang")
+    if chosen in settings.languages:
+        return chosen
+    return request.accept_languages.best_match(settings.languages) or settings.languages[0]
+
+
+def _settings() -> Settings:
+    from flask import current_app
+
+    return current_app.extensions["lanyard"]
+
+
+def create_app(config_path=None, *, overrides: dict | None = None, settings: Settings | None = None) -> Flask:
+    """Build the Flask app from ``config.toml`` (or ``LANYARD_CONFIG``).
+
+    :raise ConfigError: the configuration is missing a key or has a bad value.
+    """
+    settings = settings or load_settings(config_path, overrides=overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "registration" / "static"),
+    )
+    app.extensions["lanyard"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "registration" / "translations"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        WTF_CSRF_TIME_LIMIT=None,  # a kiosk or desk page may stay open all day
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    db.init_app(app)
+    if settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+
+    from . import models  # noqa: F401  (register the tables)
+    from .checkin import models as _checkin_models  # noqa: F401
+    from .printing import models as _printing_models  # noqa: F401
+
+    _register_blueprints(app)
+    from . import cli
+
+    cli.init_app(app)
+
+    @app.before_request
+    def _remember_settings():
+        g.settings = settings
+        if request.args.get("lang") in settings.languages:
+            session["lang"] = request.args["lang"]
+
+    @app.context_processor
+    def _globals():
+        return {"settings": settings, "event_settings": settings.event, "get_locale": get_locale}
+
+    app.after_request(_security_headers)
+    for status in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(status, _error_page)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Every blueprint, in one list; the only place the kiosk blueprint is wired in."""
+    from kiosk import views as kiosk_views
+
+    from . import auth, views
+    from .api import bp as api_bp
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(kiosk_views.bp)
+    auth.init_app(app)
+
+
+def _security_headers(response):
+    """Headers every page gets: no framing, no sniffing, no referrer (private links stay private)."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        "media-src 'self' blob:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _error_page(error):
+    """One error page for every status; the API blueprints return JSON themselves."""
+    status = getattr(error, "code", 500) or 500
+    if request.path.startswith("/api/"):
+        from .api import error_response
+
+        return error_response("http_error", getattr(error, "description", "") or str(error), status)
+    titles = {400: gettext("Bad request"), 403: gettext("Not allowed"), 404: gettext("Not found"),
+              405: gettext("Not allowed"), 413: gettext("Too large"), 429: gettext("Too many attempts"),
+              500: gettext("Something went wrong")}
+    return render_template("error.html", status=status, title=titles.get(status, "Error")), status

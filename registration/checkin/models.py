@@ -1,0 +1,103 @@
+"""Kiosks, check-ins, desk cases and door access scans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models import Registration, StaffUser, UTCDateTime, utcnow
+
+
+class Kiosk(db.Model):
+    """An enrolled check-in device with a bearer token, a printer and a location."""
+
+    __tablename__ = "kiosks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    printer_name: Mapped[str] = mapped_column(sa.String(64))
+    location: Mapped[str] = mapped_column(sa.String(120), default="")
+    language: Mapped[str] = mapped_column(sa.String(8), default="en")
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    enrol_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    enrol_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped on token rotation or disable: a browser cookie from an older generation stops working.
+    generation: Mapped[int] = mapped_column(default=1)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckIn(db.Model):
+    """The moment a registration collected its badge: at most one per registration."""
+
+    __tablename__ = "checkins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
+    # unique: the database itself refuses a second check-in for the same registration.
+    registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id"), unique=True)
+    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id"))
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    badge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("badges.id"))
+    nonce: Mapped[str] = mapped_column(sa.String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    registration: Mapped[Registration] = relationship()
+    kiosk: Mapped[Kiosk | None] = relationship()
+    staff: Mapped[StaffUser | None] = relationship()
+
+
+class CheckInRequest(db.Model):
+    """A kiosk request seen before, keyed by its nonce: a retry gets the first answer back."""
+
+    __tablename__ = "checkin_requests"
+    __table_args__ = (sa.UniqueConstraint("kiosk_id", "nonce", name="uq_checkin_requests_kiosk_nonce"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kiosk_id: Mapped[int] = mapped_column(sa.ForeignKey("kiosks.id"))
+    nonce: Mapped[str] = mapped_column(sa.String(64))
+    response: Mapped[dict] = mapped_column(sa.JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeskCase(db.Model):
+    """A problem a kiosk could not solve, queued for the help desk with its reason."""
+
+    __tablename__ = "desk_cases"
+    __table_args__ = (sa.Index("ix_desk_cases_open", "event_id", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
+    registration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("registrations.id"))
+    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id"))
+    print_job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("print_jobs.id"))
+    reason: Mapped[str] = mapped_column(sa.String(32))  # an error code from registration.errors.CODES
+    details: Mapped[str] = mapped_column(sa.String(500), default="")
+    state: Mapped[str] = mapped_column(sa.String(16), default="open")  # open, resolved
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    registration: Mapped[Registration | None] = relationship()
+    kiosk: Mapped[Kiosk | None] = relationship()
+
+
+class AccessScan(db.Model):
+    """A door scan: which area, which badge, admitted or denied, and why."""
+
+    __tablename__ = "access_scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
+    area: Mapped[str] = mapped_column(sa.String(32))
+    badge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("badges.id"))
+    result: Mapped[str] = mapped_column(sa.String(8))  # admit, deny
+    reason: Mapped[str] = mapped_column(sa.String(32), default="")
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

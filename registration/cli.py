@@ -1,0 +1,196 @@
+"""The `lanyard` command: a Flask CLI group. Each command owns its transaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .audit import Actor, record
+from .errors import LanyardError
+from .extensions import db
+
+
+def _settings():
+    return current_app.extensions["lanyard"]
+
+
+def _create_app():
+    from .app import create_app
+    from .settings import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def main():
+    """Lanyard: conference registration and self-service badge check-in."""
+
+
+def upgrade_database() -> None:
+    """Bring the schema up to date through the migrations."""
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+def init_database():
+    """Create or upgrade the schema and the configured event; returns the event."""
+    from .services import ensure_event
+
+    settings = _settings()
+    if settings.database_url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    upgrade_database()
+    event = ensure_event(settings.event)
+    db.session.commit()
+    return event
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create the schema (through the migrations) and the configured event."""
+    event = init_database()
+    click.echo(f"Database ready; event {event.slug!r} ({event.name}).")
+
+
+@click.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig", errors="strict"))
+@click.option("--dry-run", is_flag=True, help="Check every row and report the bad ones; change nothing.")
+@click.option("--send-confirmations", is_flag=True, help="Email each imported person their QR code afterwards.")
+@with_appcontext
+def import_command(file, dry_run, send_confirmations):
+    """Import registrations from a CSV export of the association database."""
+    from .importing import import_registrations, issued_for
+    from .mail import send_confirmations as send
+    from .services import current_event, mark_confirmation_sent
+
+    settings = _settings()
+    try:
+        text = file.read()
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    rows = max(text.count("\n") - 1, 0)
+    event = current_event(settings)
+    try:
+        with click.progressbar(length=rows, label="Importing", file=sys.stderr) as bar:
+            report = import_registrations(io.StringIO(text, newline=""), event, settings=settings,
+                                          actor=Actor.system("import"), dry_run=dry_run, progress=bar.update)
+    except LanyardError as error:
+        db.session.rollback()
+        report = error.extra.get("report")
+        if report is None:
+            raise click.ClickException(error.detail) from None
+        for row_error in report.errors:
+            click.echo(str(row_error))
+        click.echo(f"{len(report.errors)} of {report.rows} rows are bad; nothing was imported.", err=True)
+        sys.exit(1)
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"{report.rows} rows checked; all good. Nothing was imported (dry run).")
+        return
+    db.session.commit()
+    click.echo(f"Imported {report.imported} registrations ({report.full} full, {report.guests} guests) "
+               f"and {report.health_records} health records.")
+    if send_confirmations:
+        sent = 0
+        with click.progressbar(length=len(report.codes), label="Sending confirmations", file=sys.stderr) as bar:
+            def on_sent(issued):
+                nonlocal sent
+                sent += 1
+                mark_confirmation_sent(issued.registration)
+                bar.update(1)
+
+            failures = send(issued_for(report), settings, on_sent=on_sent)
+            db.session.commit()
+        click.echo(f"Sent {sent} confirmations.")
+        if failures:
+            for issued, why in failures[:20]:
+                click.echo(f"not sent to registration {issued.registration.id}: {why}", err=True)
+            click.echo(f"{len(failures)} confirmations were not sent; resend them from the desk.", err=True)
+            sys.exit(1)
+
+
+@click.command("export")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="File to write (default: standard output).")
+@with_appcontext
+def export_command(output):
+    """Export registrations with their check-in state as CSV."""
+    from .importing import export_rows
+    from .services import current_event
+
+    event = current_event(_settings())
+    writer = csv.writer(output)
+    count = -1
+    for row in export_rows(event):
+        writer.writerow(row)
+        count += 1
+    record(Actor.system("export"), "registration.export", event_id=event.id, rows=count)
+    db.session.commit()
+    if output.name != "<stdout>":
+        click.echo(f"Exported {count} registrations to {output.name}.", err=True)
+
+
+@click.group("staff")
+def staff_group():
+    """Manage staff users."""
+
+
+@staff_group.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["registrar", "door", "admin"]))
+@click.option("--name", default="")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when not given (use the LANYARD_STAFF_PASSWORD variable in scripts).",
+              envvar="LANYARD_STAFF_PASSWORD")
+@click.option("--token", is_flag=True, help="Also print an API token (for door scanners).")
+@with_appcontext
+def staff_add_command(email, role, name, password, token):
+    """Add a staff user (registrar, door or admin)."""
+    from .staff import add_staff
+
+    try:
+        user, api_token = add_staff(email, role=role, name=name, password=password, with_token=token,
+                                    actor=Actor.system("cli"))
+        db.session.commit()
+    except LanyardError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    click.echo(f"Added {user.role} {user.email}.")
+    if api_token:
+        click.echo(f"API token: {api_token}")
+
+
+@click.command("purge-health")
+@click.option("--force", is_flag=True, help="Purge even before the configured number of days has passed.")
+@with_appcontext
+def purge_health_command(force):
+    """Delete the event's health records once the configured days after the event have passed."""
+    from .staff import purge_health
+    from .services import current_event
+
+    settings = _settings()
+    try:
+        count = purge_health(current_event(settings), settings=settings, actor=Actor.system("cli"), force=force)
+        db.session.commit()
+    except LanyardError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    click.echo(f"Deleted {count} health records.")
+
+
+def init_app(app) -> None:
+    """Register the commands with the app's CLI group."""
+    for command in (init_db_command, import_command, export_command, staff_group, purge_health_command):
+        app.cli.add_command(command)

@@ -1,0 +1,56 @@
+"""The one refusal type raised by Lanyard's domain services."""
+
+#: Every code a service may raise, with what it means. Closed list: tests and clients rely on it.
+CODES: dict[str, str] = {
+    # codes
+    "code_malformed": "The code is not a Lanyard code (wrong length, characters or prefix).",
+    "code_unknown": "The code is well formed but matches nothing (mistyped or forged).",
+    "code_superseded": "The code was replaced by a newer one (confirmation re-sent).",
+    "wrong_code_kind": "A badge code was used where the registration code is needed, or the reverse.",
+    "wrong_event": "The code belongs to another event.",
+    # registrations
+    "registration_cancelled": "The registration was cancelled.",
+    "duplicate_email": "This email is already registered for the event.",
+    "invalid_field": "A field failed validation.",
+    "unknown_type": "The registration type is not defined for the event.",
+    "host_required": "A guest registration needs a full registrant as host.",
+    "host_invalid": "The host is missing, cancelled or not a full registrant.",
+    "not_found": "The record does not exist.",
+    # health
+    "health_missing": "No health record: see the health verification desk.",
+    "health_unverified": "Health status is attested but not yet verified at the desk.",
+    "health_expired": "The negative test is too old under the event's policy.",
+    "health_rejected": "The health proof was rejected.",
+    "health_purged": "Health data was purged after the event.",
+    # check-in, badges, printing
+    "already_checked_in": "The badge was already collected.",
+    "not_checked_in": "The person has not collected a badge yet.",
+    "badge_void": "The badge was voided (lost badge reprinted, or registration cancelled).",
+    "area_denied": "The pass does not open this area.",
+    "unknown_area": "The area is not defined for the event.",
+    "printer_unknown": "No printer with that name is configured.",
+    "job_not_retryable": "The print job is not in a state that can be retried.",
+    "reason_required": "A reason must be given.",
+    # devices and staff
+    "kiosk_disabled": "The kiosk is disabled.",
+    "kiosk_unknown": "No kiosk with that name or token.",
+    "kiosk_exists": "A kiosk with that name already exists.",
+    "enrolment_invalid": "The enrolment link is unknown, used or expired.",
+    "staff_exists": "A staff user with that email already exists.",
+    "role_unknown": "The role is not one of registrar, door, admin.",
+    "rate_limited": "Too many attempts; wait a moment.",
+    # import
+    "import_invalid": "The import file has bad rows; nothing was imported.",
+}
+
+
+class LanyardError(Exception):
+    """A refusal by a domain service: a stable ``code`` from :data:`CODES` plus detail."""
+
+    def __init__(self, code: str, detail: str = "", **extra):
+        if code not in CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.detail = detail or CODES[code]
+        self.extra = extra
+        super().__init__(f"{code}: {self.detail}")

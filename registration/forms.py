@@ -1,0 +1,50 @@
+"""Forms of the public registration pages (Flask-WTF: CSRF on every one)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, FieldList, Form, FormField, RadioField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+HEALTH_CHOICES = [
+    ("vaccinated", _l("I am vaccinated and will show proof")),
+    ("negative_test", _l("I will bring a negative test (taken within 72 hours)")),
+    ("onsite_test", _l("I will take a test on site")),
+]
+
+
+class GuestForm(Form):
+    """One guest inside the registration form (no CSRF of its own: the outer form has it)."""
+
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
+    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=100)])
+    email = EmailField(_l("Email (optional)"), validators=[Optional(), Length(max=254)])
+    health_method = RadioField(_l("How will they be cleared?"), choices=HEALTH_CHOICES, validators=[DataRequired()])
+
+
+class RegistrationForm(FlaskForm):
+    """A full registrant and zero or more guests."""
+
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
+    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=100)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email(check_deliverability=False)])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=150)])
+    organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=150)])
+    health_method = RadioField(_l("How will you be cleared?"), choices=HEALTH_CHOICES, validators=[DataRequired()])
+    guests = FieldList(FormField(GuestForm), min_entries=0, max_entries=10)
+    add_guest = SubmitField(_l("Add a guest"))
+    submit = SubmitField(_l("Register"))
+
+
+class BadgeNameForm(FlaskForm):
+    """Correct the name printed on one's badge."""
+
+    badge_name = StringField(_l("Name on badge"), validators=[DataRequired(), Length(max=100)])
+    save = SubmitField(_l("Save"))
+
+
+class ResendForm(FlaskForm):
+    """Email the confirmation again, with a new code."""
+
+    resend = SubmitField(_l("Email me a new code"))

@@ -1,0 +1,141 @@
+"""Confirmation mail: a QR of the registration code as an inline PNG, sent after the commit."""
+
+from __future__ import annotations
+
+import io
+import logging
+import smtplib
+import uuid
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import qrcode
+from flask import render_template
+from flask_babel import force_locale, gettext as _
+
+from .codes import format_for_humans
+from .settings import MailSettings, Settings
+
+log = logging.getLogger(__name__)
+
+
+class MailError(Exception):
+    """A message could not be handed to the SMTP server or written to the outbox."""
+
+
+def qr_png(text: str, *, box_size: int = 8) -> bytes:
+    """PNG of a QR code for ``text`` (alphanumeric mode for Lanyard codes, medium error correction)."""
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4)
+    qr.add_data(qrcode.util.QRData(text.encode("ascii"), mode=qrcode.util.MODE_ALPHA_NUM))
+    qr.make(fit=True)
+    buffer = io.BytesIO()
+    qr.make_image().save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def build_confirmation(issued, settings: Settings) -> EmailMessage:
+    """Build the confirmation email for one registration: plain text, HTML and the inline QR."""
+    registration = issued.registration
+    rtype = settings.registration_types[registration.type_name]
+    manage_url = f"{settings.base_url}/r/{issued.manage_code}"
+    cid = make_msgid(domain="lanyard.invalid")
+    language = registration.language if registration.language in settings.languages else "en"
+    with force_locale(language):
+        context = dict(
+            registration=registration,
+            rtype=rtype,
+            pass_label=(rtype.label_es if language == "es" and rtype.label_es else rtype.label),
+            event=settings.event,
+            code=issued.code,
+            code_for_humans=format_for_humans(issued.code),
+            manage_url=manage_url,
+            qr_cid=cid[1:-1],
+            host=registration.host,
+        )
+        subject = _("Your badge QR code for %(event)s", event=settings.event.name)
+        text = render_template("mail/confirmation.txt", **context)
+        html = render_template("mail/confirmation.html", **context)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.mail.sender
+    message["To"] = registration.email
+    message["Message-ID"] = make_msgid(domain="lanyard.invalid")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    message.get_payload()[1].add_related(qr_png(issued.code), "image", "png", cid=cid, filename="badge-qr.png")
+    return message
+
+
+class Mailer:
+    """Delivers messages: one SMTP connection for a batch, or one ``.eml`` file per message."""
+
+    def __init__(self, settings: MailSettings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message.
+
+        :raise MailError: the server refused it, or the outbox could not be written.
+        """
+        if self.settings.outbox is not None:
+            self._write_outbox(message)
+            return
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            self._smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise MailError(f"SMTP {self.settings.host}:{self.settings.port}: {exc}") from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.settings.host, self.settings.port, timeout=self.settings.timeout)
+        if self.settings.starttls:
+            smtp.starttls()
+        if self.settings.username:
+            smtp.login(self.settings.username, self.settings.password)
+        return smtp
+
+    def _write_outbox(self, message: EmailMessage) -> None:
+        outbox: Path = self.settings.outbox
+        try:
+            outbox.mkdir(parents=True, exist_ok=True)
+            name = f"{uuid.uuid4().hex}.eml"
+            partial = outbox / f".{name}.part"
+            partial.write_bytes(message.as_bytes())
+            partial.rename(outbox / name)  # readers never see half a message
+        except OSError as exc:
+            raise MailError(f"outbox {outbox}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the SMTP connection if one is open."""
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._smtp = None
+
+
+def send_confirmations(issued_list, settings: Settings, *, on_sent=None) -> list[tuple[object, str]]:
+    """Send each confirmation after the commit; returns ``(issued, error)`` for those that failed."""
+    failures = []
+    with Mailer(settings.mail) as mailer:
+        for issued in issued_list:
+            try:
+                mailer.send(build_confirmation(issued, settings))
+            except MailError as exc:
+                log.warning("confirmation for registration %s not sent: %s", issued.registration.id, exc)
+                failures.append((issued, str(exc)))
+                continue
+            if on_sent is not None:
+                on_sent(issued)
+    return failures

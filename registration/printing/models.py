@@ -1,0 +1,84 @@
+"""Badges, print jobs and the last known state of each printer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models import Registration, UTCDateTime, utcnow
+
+#: Print job states. held = waiting for the printer (paper out, cover open, offline);
+#: needs_decision = bytes went out but the outcome is unknown, so staff decide (never auto-reprinted).
+JOB_STATES = ("queued", "sending", "printed", "held", "failed", "needs_decision", "cancelled")
+
+
+class Badge(db.Model):
+    """A printed credential with its own code and serial; a reprint voids the previous one."""
+
+    __tablename__ = "badges"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "serial", name="uq_badges_event_serial"),
+        sa.CheckConstraint("status in ('valid', 'void')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
+    registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id"), index=True)
+    serial: Mapped[int]
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(8), default="valid")
+    void_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    registration: Mapped[Registration] = relationship()
+
+
+class PrintJob(db.Model):
+    """A badge on its way to a printer; never lost, never printed twice by a retry."""
+
+    __tablename__ = "print_jobs"
+    __table_args__ = (
+        sa.Index("ix_print_jobs_claim", "state", "printer_name", "next_attempt_at"),
+        sa.CheckConstraint(
+            "state in ('queued', 'sending', 'printed', 'held', 'failed', 'needs_decision', 'cancelled')",
+            name="state",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
+    badge_id: Mapped[int] = mapped_column(sa.ForeignKey("badges.id"), index=True)
+    printer_name: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    # What the worker renders. Holds the badge code in clear only until the job is printed
+    # or cancelled; afterwards only the badge's hash remains.
+    payload: Mapped[dict | None] = mapped_column(sa.JSON)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(sa.String(200), default="")
+    error_code: Mapped[str] = mapped_column(sa.String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    badge: Mapped[Badge] = relationship()
+
+
+class PrinterState(db.Model):
+    """The last known state of a configured printer, for the desk and the kiosks."""
+
+    __tablename__ = "printer_states"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    online: Mapped[bool | None]
+    paper_near_end: Mapped[bool] = mapped_column(default=False)
+    last_error: Mapped[str] = mapped_column(sa.String(200), default="")
+    error_code: Mapped[str] = mapped_column(sa.String(32), default="")
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,312 @@
+"""Registration operations: register (with guests), look up by code, correct, rotate codes, cancel.
+
+Services flush and never commit; the route or CLI command that calls them owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .audit import Actor, record
+from .codes import digests_match, new_code, parse_code
+from .errors import LanyardError
+from .extensions import db
+from .health import METHODS, STATES, expiry_for
+from .models import Event, HealthRecord, Registration, utcnow
+from .settings import EventSettings, Settings
+from .text import clean_email, clean_text, email_key, fold
+
+NAME_MAX = 100
+ORG_MAX = 150
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    """What is typed or imported about one person; validated by the service."""
+
+    first_name: str
+    last_name: str
+    email: str
+    type_name: str
+    badge_name: str = ""
+    title: str = ""
+    organization: str = ""
+
+
+@dataclass(frozen=True)
+class HealthInput:
+    """How a person says they will be cleared."""
+
+    method: str
+    state: str = "attested"
+    test_taken_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A registration with its codes in clear: they exist only here, on their way into an email."""
+
+    registration: Registration
+    code: str
+    manage_code: str
+
+
+def ensure_event(event_settings: EventSettings) -> Event:
+    """Create the configured event, or bring its row up to date with the configuration."""
+    event = db.session.execute(db.select(Event).filter_by(slug=event_settings.slug)).scalar_one_or_none()
+    if event is None:
+        event = Event(slug=event_settings.slug)
+        db.session.add(event)
+    event.name = event_settings.name
+    event.venue = event_settings.venue
+    event.starts_on = event_settings.starts_on
+    event.ends_on = event_settings.ends_on
+    event.timezone = event_settings.timezone
+    db.session.flush()
+    return event
+
+
+def current_event(settings: Settings) -> Event:
+    """The configured event's row.
+
+    :raise LanyardError: ``not_found`` when ``lanyard init-db`` has not created it.
+    """
+    event = db.session.execute(db.select(Event).filter_by(slug=settings.event.slug)).scalar_one_or_none()
+    if event is None:
+        raise LanyardError("not_found", f"event {settings.event.slug!r} is not set up: run `lanyard init-db`")
+    return event
+
+
+@dataclass(frozen=True)
+class CleanPerson:
+    first_name: str
+    last_name: str
+    badge_name: str
+    title: str
+    organization: str
+    email: str
+    type_name: str
+
+
+def clean_person(person: PersonInput, settings: Settings, *, email_required: bool = True, prefix: str = "") -> CleanPerson:
+    """Validate and normalise one person's fields.
+
+    :raise LanyardError: ``invalid_field`` (naming the field) or ``unknown_type``.
+    """
+    first = clean_text(person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
+    last = clean_text(person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
+    badge = clean_text(person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
+    if person.type_name not in settings.registration_types:
+        raise LanyardError("unknown_type", f"{prefix}registration_type: unknown type {person.type_name!r}",
+                           field=prefix + "registration_type")
+    return CleanPerson(
+        first_name=first,
+        last_name=last,
+        badge_name=badge or f"{first} {last}"[:NAME_MAX],
+        title=clean_text(person.title, field=prefix + "title", max_length=ORG_MAX, required=False),
+        organization=clean_text(person.organization, field=prefix + "organization", max_length=ORG_MAX, required=False),
+        email=clean_email(person.email, field=prefix + "email", required=email_required),
+        type_name=person.type_name,
+    )
+
+
+def clean_health(health: HealthInput | None, *, prefix: str = "") -> HealthInput | None:
+    """Check a health statement's method, state and test time.
+
+    :raise LanyardError: ``invalid_field`` naming the field.
+    """
+    if health is None:
+        return None
+    if health.method not in METHODS:
+        raise LanyardError("invalid_field", f"{prefix}health_method: unknown method {health.method!r}",
+                           field=prefix + "health_method")
+    if health.state not in STATES:
+        raise LanyardError("invalid_field", f"{prefix}health_state: unknown state {health.state!r}",
+                           field=prefix + "health_state")
+    if health.test_taken_at is not None:
+        if health.test_taken_at.tzinfo is None:
+            raise LanyardError("invalid_field", f"{prefix}test_taken_at: needs a time zone",
+                               field=prefix + "test_taken_at")
+        if health.test_taken_at > utcnow():
+            raise LanyardError("invalid_field", f"{prefix}test_taken_at: in the future",
+                               field=prefix + "test_taken_at")
+    return health
+
+
+def email_taken(event: Event, email: str) -> bool:
+    """Whether someone at ``event`` already registered with ``email`` (any letter case)."""
+    found = db.session.execute(
+        db.select(Registration.id).filter_by(event_id=event.id, email_key=email_key(email)).limit(1)
+    ).first()
+    return found is not None
+
+
+def _add_registration(event: Event, person: CleanPerson, *, own_email: bool, contact_email: str,
+                      host: Registration | None, language: str, source: str) -> Issued:
+    code, manage_code = new_code("registration"), new_code("manage")
+    registration = Registration(
+        event=event,
+        type_name=person.type_name,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        badge_name=person.badge_name,
+        title=person.title,
+        organization=person.organization,
+        email=contact_email,
+        email_key=email_key(person.email) if own_email else None,
+        first_name_key=fold(person.first_name),
+        last_name_key=fold(person.last_name),
+        host=host,
+        status="confirmed",
+        code_hash=parse_code(code).digest,
+        manage_hash=parse_code(manage_code).digest,
+        language=language,
+        source=source,
+    )
+    db.session.add(registration)
+    return Issued(registration, code, manage_code)
+
+
+def _add_health(registration: Registration, health: HealthInput | None, settings: Settings) -> None:
+    if health is None:
+        return
+    record_ = HealthRecord(
+        registration=registration, method=health.method, state=health.state, test_taken_at=health.test_taken_at
+    )
+    record_.expires_at = expiry_for(record_, settings.health)
+    db.session.add(record_)
+
+
+def register(
+    event: Event,
+    person: PersonInput,
+    *,
+    settings: Settings,
+    actor: Actor,
+    health: HealthInput | None = None,
+    guests: Sequence[tuple[PersonInput, HealthInput | None]] = (),
+    language: str = "en",
+    source: str = "online",
+) -> list[Issued]:
+    """Register a full registrant and their guests; returns each with its fresh codes (host first).
+
+    :raise LanyardError: ``invalid_field``, ``unknown_type``, ``host_required``, ``duplicate_email``.
+    """
+    host = clean_person(person, settings)
+    host_type = settings.registration_types[host.type_name]
+    if host_type.is_guest:
+        raise LanyardError("host_required", "A guest registers through a full registrant.", field="registration_type")
+    if len(guests) > settings.max_guests:
+        raise LanyardError("invalid_field", f"guests: at most {settings.max_guests}", field="guests")
+    health = clean_health(health)
+    cleaned_guests = []
+    seen = {email_key(host.email)}
+    for index, (guest, guest_health) in enumerate(guests):
+        prefix = f"guests-{index}-"
+        cleaned = clean_person(guest, settings, email_required=False, prefix=prefix)
+        if not settings.registration_types[cleaned.type_name].is_guest:
+            raise LanyardError("invalid_field", f"{prefix}registration_type: must be a guest type",
+                               field=prefix + "registration_type")
+        if cleaned.email:
+            if email_key(cleaned.email) in seen:
+                raise LanyardError("duplicate_email", f"{prefix}email: used twice in this registration",
+                                   field=prefix + "email")
+            seen.add(email_key(cleaned.email))
+        cleaned_guests.append((cleaned, clean_health(guest_health, prefix=prefix), prefix))
+    if email_taken(event, host.email):
+        raise LanyardError("duplicate_email", "email: already registered for this event", field="email")
+    for cleaned, _health, prefix in cleaned_guests:
+        if cleaned.email and email_taken(event, cleaned.email):
+            raise LanyardError("duplicate_email", f"{prefix}email: already registered for this event",
+                               field=prefix + "email")
+
+    main = _add_registration(event, host, own_email=True, contact_email=host.email, host=None,
+                             language=language, source=source)
+    _add_health(main.registration, health, settings)
+    issued = [main]
+    for cleaned, guest_health, _prefix in cleaned_guests:
+        guest = _add_registration(event, cleaned, own_email=bool(cleaned.email),
+                                  contact_email=cleaned.email or host.email, host=main.registration,
+                                  language=language, source=source)
+        _add_health(guest.registration, guest_health, settings)
+        issued.append(guest)
+    db.session.flush()
+    for item in issued:
+        record(actor, "registration.create", item.registration, type=item.registration.type_name, source=source)
+    return issued
+
+
+def registration_for_code(event: Event, raw: object, *, kind: str = "registration") -> Registration:
+    """Find the registration a scanned or typed code belongs to.
+
+    :raise LanyardError: ``code_malformed``, ``wrong_code_kind``, ``code_unknown``, ``wrong_event``.
+    """
+    parsed = parse_code(raw)
+    if parsed.kind != kind:
+        raise LanyardError("wrong_code_kind", f"expected a {kind} code, got a {parsed.kind} code")
+    column = Registration.code_hash if kind == "registration" else Registration.manage_hash
+    found = db.session.execute(db.select(Registration).where(column == parsed.digest)).scalar_one_or_none()
+    if found is None or not digests_match(getattr(found, column.key), parsed.digest):
+        raise LanyardError("code_unknown")
+    if found.event_id != event.id:
+        raise LanyardError("wrong_event")
+    return found
+
+
+def change_badge_name(registration: Registration, badge_name: str, *, actor: Actor) -> Registration:
+    """Correct the name printed on the badge.
+
+    :raise LanyardError: ``invalid_field`` or ``registration_cancelled``.
+    """
+    if registration.is_cancelled:
+        raise LanyardError("registration_cancelled")
+    new = clean_text(badge_name, field="badge_name", max_length=NAME_MAX)
+    old = registration.badge_name
+    if new != old:
+        registration.badge_name = new
+        db.session.flush()
+        record(actor, "registration.badge_name", registration, old=old, new=new)
+    return registration
+
+
+def rotate_codes(registration: Registration, *, actor: Actor) -> Issued:
+    """Issue new registration and management codes; the old ones stop working at once.
+
+    :raise LanyardError: ``registration_cancelled``.
+    """
+    if registration.is_cancelled:
+        raise LanyardError("registration_cancelled")
+    code, manage_code = new_code("registration"), new_code("manage")
+    registration.code_hash = parse_code(code).digest
+    registration.manage_hash = parse_code(manage_code).digest
+    registration.code_issued_at = utcnow()
+    db.session.flush()
+    record(actor, "registration.rotate_codes", registration)
+    return Issued(registration, code, manage_code)
+
+
+def mark_confirmation_sent(registration: Registration) -> None:
+    """Remember that the confirmation went out (called after the message was handed over)."""
+    registration.confirmation_sent_at = utcnow()
+
+
+def cancel_registration(registration: Registration, *, actor: Actor, reason: str) -> Registration:
+    """Cancel a registration; its valid badges are voided so doors refuse them.
+
+    :raise LanyardError: ``reason_required``.
+    """
+    from .printing.models import Badge
+
+    reason = clean_text(reason, field="reason", max_length=200, required=False)
+    if not reason:
+        raise LanyardError("reason_required")
+    if registration.is_cancelled:
+        return registration
+    registration.status = "cancelled"
+    for badge in db.session.execute(db.select(Badge).filter_by(registration_id=registration.id, status="valid")).scalars():
+        badge.status, badge.void_reason, badge.voided_at = "void", "registration cancelled", utcnow()
+    db.session.flush()
+    record(actor, "registration.cancel", registration, reason=reason)
+    return registration

@@ -1,0 +1,320 @@
+"""Typed, validated settings read once from ``config.toml`` in the app factory."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config.toml"
+PRINTER_BACKENDS = ("network", "usb", "serial", "file", "preview")
+HEALTH_METHODS = ("vaccinated", "negative_test", "onsite_test", "exempt")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_AREA = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class ConfigError(Exception):
+    """The configuration is missing a key or has a bad value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """The event that this installation is running."""
+
+    slug: str
+    name: str
+    venue: str
+    starts_on: date
+    ends_on: date
+    timezone: str
+    areas: tuple[str, ...]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The event's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class RegistrationTypeSettings:
+    """A pass: what it is called, how its badge band looks, which areas it opens."""
+
+    name: str
+    label: str
+    band_text: str
+    band_color: str
+    access_areas: tuple[str, ...]
+    is_guest: bool
+    label_es: str = ""
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """Who counts as cleared at a given moment."""
+
+    vaccinated_requires_verification: bool = True
+    negative_test_requires_verification: bool = True
+    negative_test_valid_hours: int = 72
+    onsite_test_valid_hours: int = 72
+    purge_after_days: int = 14
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where confirmation mail goes: an outbox folder or an SMTP server."""
+
+    sender: str
+    outbox: Path | None = None
+    host: str = ""
+    port: int = 25
+    username: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = False
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Lanyard reads from its configuration file."""
+
+    path: Path
+    database_url: str
+    secret_key: str = field(repr=False)
+    base_url: str
+    event: EventSettings
+    registration_types: dict[str, RegistrationTypeSettings]
+    health: HealthPolicy
+    mail: MailSettings
+    printers: dict[str, dict]
+    languages: tuple[str, ...] = ("en", "es")
+    max_guests: int = 4
+    session_cookie_secure: bool = False
+
+    @property
+    def full_types(self) -> list[str]:
+        """Names of the types that can host guests."""
+        return [t.name for t in self.registration_types.values() if not t.is_guest]
+
+    @property
+    def guest_types(self) -> list[str]:
+        """Names of the guest types."""
+        return [t.name for t in self.registration_types.values() if t.is_guest]
+
+
+def _get(table: dict, key: str, where: str, kind, default=...):
+    """Read ``table[key]`` checking its type; the error names ``where.key``."""
+    name = f"{where}.{key}" if where else key
+    if key not in table:
+        if default is ...:
+            raise ConfigError(f"{name}: missing")
+        return default
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is int and isinstance(value, bool):
+        raise ConfigError(f"{name}: expected an integer")
+    if not isinstance(value, kind):
+        expected = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"{name}: expected {expected}, got {type(value).__name__}")
+    if isinstance(value, str) and kind is str and default is ... and not value.strip():
+        raise ConfigError(f"{name}: must not be empty")
+    return value
+
+
+def _table(raw: dict, key: str, *, required: bool = True) -> dict:
+    """Read a sub-table; the error names the key."""
+    value = raw.get(key, ... if required else {})
+    if value is ...:
+        raise ConfigError(f"[{key}]: missing table")
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table")
+    return value
+
+
+def _event(raw: dict) -> EventSettings:
+    t = _table(raw, "event")
+    slug = _get(t, "slug", "event", str)
+    if not _SLUG.match(slug):
+        raise ConfigError("event.slug: use lower-case letters, digits and hyphens")
+    starts, ends = _get(t, "starts_on", "event", date), _get(t, "ends_on", "event", date)
+    if ends < starts:
+        raise ConfigError("event.ends_on: before event.starts_on")
+    tz = _get(t, "timezone", "event", str)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"event.timezone: unknown time zone {tz!r}") from None
+    areas = _get(t, "areas", "event", list)
+    for area in areas:
+        if not isinstance(area, str) or not _AREA.match(area):
+            raise ConfigError(f"event.areas: bad area name {area!r}")
+    return EventSettings(
+        slug=slug,
+        name=_get(t, "name", "event", str),
+        venue=_get(t, "venue", "event", str),
+        starts_on=starts,
+        ends_on=ends,
+        timezone=tz,
+        areas=tuple(areas),
+    )
+
+
+def _registration_types(raw: dict, areas: tuple[str, ...]) -> dict[str, RegistrationTypeSettings]:
+    tables = _table(raw, "registration_types")
+    types = {}
+    for name, t in tables.items():
+        where = f"registration_types.{name}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{where}: expected a table")
+        if not _AREA.match(name):
+            raise ConfigError(f"{where}: bad type name")
+        color = _get(t, "band_color", where, str)
+        if not _COLOR.match(color):
+            raise ConfigError(f"{where}.band_color: expected #RRGGBB")
+        access = _get(t, "access_areas", where, list)
+        for area in access:
+            if area not in areas:
+                raise ConfigError(f"{where}.access_areas: {area!r} is not in event.areas")
+        types[name] = RegistrationTypeSettings(
+            name=name,
+            label=_get(t, "label", where, str),
+            label_es=_get(t, "label_es", where, str, ""),
+            band_text=_get(t, "band_text", where, str),
+            band_color=color,
+            access_areas=tuple(access),
+            is_guest=_get(t, "guest", where, bool, False),
+        )
+    if not any(not t.is_guest for t in types.values()):
+        raise ConfigError("registration_types: at least one non-guest type is needed")
+    return types
+
+
+def _health(raw: dict) -> HealthPolicy:
+    t = _table(raw, "health", required=False)
+    defaults = HealthPolicy()
+    values = {}
+    for key, value in vars(defaults).items():
+        values[key] = _get(t, key, "health", type(value), value)
+        if isinstance(value, int) and not isinstance(value, bool) and values[key] < 0:
+            raise ConfigError(f"health.{key}: must not be negative")
+    unknown = set(t) - set(values)
+    if unknown:
+        raise ConfigError(f"health.{sorted(unknown)[0]}: unknown key")
+    return HealthPolicy(**values)
+
+
+def _mail(raw: dict, root: Path) -> MailSettings:
+    t = _table(raw, "mail")
+    sender = _get(t, "sender", "mail", str)
+    outbox = _get(t, "outbox", "mail", str, "")
+    host = _get(t, "host", "mail", str, "")
+    if not outbox and not host:
+        raise ConfigError("mail: set mail.outbox (a folder) or mail.host (an SMTP server)")
+    password = os.environ.get("LANYARD_SMTP_PASSWORD", "")
+    if "password" in t:
+        raise ConfigError("mail.password: secrets do not belong in the file; set LANYARD_SMTP_PASSWORD")
+    return MailSettings(
+        sender=sender,
+        outbox=(root / outbox) if outbox else None,
+        host=host,
+        port=_get(t, "port", "mail", int, 25),
+        username=_get(t, "username", "mail", str, ""),
+        password=password,
+        starttls=_get(t, "starttls", "mail", bool, False),
+        timeout=_get(t, "timeout", "mail", float, 10.0),
+    )
+
+
+def _printers(raw: dict) -> dict[str, dict]:
+    tables = _table(raw, "printers", required=False)
+    printers = {}
+    for name, t in tables.items():
+        where = f"printers.{name}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{where}: expected a table")
+        backend = _get(t, "backend", where, str)
+        if backend not in PRINTER_BACKENDS:
+            raise ConfigError(f"{where}.backend: expected one of {', '.join(PRINTER_BACKENDS)}")
+        required = {"network": ["host"], "file": ["path"], "preview": ["directory"], "serial": ["devfile"],
+                    "usb": ["vendor_id", "product_id"]}[backend]
+        for key in required:
+            if key not in t:
+                raise ConfigError(f"{where}.{key}: missing")
+        printers[name] = dict(t)
+    return printers
+
+
+def _secret_key(app_table: dict, root: Path) -> str:
+    """The session-signing key: from the environment, or a generated file that never enters git."""
+    env = os.environ.get("LANYARD_SECRET_KEY")
+    if env:
+        return env
+    if "secret_key" in app_table:
+        raise ConfigError("app.secret_key: secrets do not belong in the file; set LANYARD_SECRET_KEY")
+    path = root / _get(app_table, "secret_key_file", "app", str, "var/secret_key")
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | None = None) -> Settings:
+    """Read and validate the configuration file (``LANYARD_CONFIG`` or ``config.toml``).
+
+    :raise ConfigError: the file is missing or a key is missing or bad.
+    """
+    path = Path(path or os.environ.get("LANYARD_CONFIG") or DEFAULT_CONFIG).resolve()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    for dotted, value in (overrides or {}).items():
+        *parents, leaf = dotted.split(".")
+        table = raw
+        for part in parents:
+            table = table.setdefault(part, {})
+        table[leaf] = value
+    root = path.parent
+    known = {"app", "database", "event", "registration_types", "health", "mail", "printers"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{sorted(unknown)[0]}: unknown table")
+    app_table = _table(raw, "app", required=False)
+    db_table = _table(raw, "database", required=False)
+    url = os.environ.get("LANYARD_DATABASE_URL") or _get(db_table, "url", "database", str)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        url = f"sqlite:///{root / url.removeprefix('sqlite:///')}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    event = _event(raw)
+    languages = tuple(_get(app_table, "languages", "app", list, ["en", "es"]))
+    for lang in languages:
+        if lang not in ("en", "es"):
+            raise ConfigError(f"app.languages: {lang!r} has no translation")
+    return Settings(
+        path=path,
+        database_url=url,
+        secret_key=_secret_key(app_table, root),
+        base_url=_get(app_table, "base_url", "app", str).rstrip("/"),
+        event=event,
+        registration_types=_registration_types(raw, event.areas),
+        health=_health(raw),
+        mail=_mail(raw, root),
+        printers=_printers(raw),
+        languages=languages,
+        max_guests=_get(app_table, "max_guests", "app", int, 4),
+        session_cookie_secure=_get(app_table, "session_cookie_secure", "app", bool, False),
+    )

@@ -1,0 +1,88 @@
+"""Validation and folding of people's names and other free text, in every script."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import LanyardError
+
+# Zero-width joiners are part of correct spelling in several scripts (and in Persian names);
+# every other format character (bidi overrides, zero-width spaces, BOM) is refused.
+_ALLOWED_FORMAT = {"\u200c", "\u200d"}
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "So", "Sk"}
+# Spreadsheet applications run a cell starting with these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def clean_text(value: object, *, field: str, max_length: int, required: bool = True) -> str:
+    """NFC-normalise and check one line of text.
+
+    :raise LanyardError: ``invalid_field`` naming ``field`` (empty, too long, control,
+        bidi-override or zero-width characters, emoji or symbols).
+    """
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise LanyardError("invalid_field", f"{field}: expected text", field=field)
+    text = unicodedata.normalize("NFC", value).strip()
+    text = " ".join(text.split(" "))
+    if not text:
+        if required:
+            raise LanyardError("invalid_field", f"{field}: required", field=field, problem="required")
+        return ""
+    if len(text) > max_length:
+        raise LanyardError(
+            "invalid_field", f"{field}: at most {max_length} characters", field=field, problem="too_long"
+        )
+    for char in text:
+        category = unicodedata.category(char)
+        if category in _REFUSED_CATEGORIES and char not in _ALLOWED_FORMAT:
+            kind = "emoji_or_symbol" if category in ("So", "Sk") else "control_character"
+            raise LanyardError(
+                "invalid_field",
+                f"{field}: character U+{ord(char):04X} is not allowed",
+                field=field,
+                problem=kind,
+            )
+        if category.startswith("Z") and char != " ":
+            raise LanyardError(
+                "invalid_field", f"{field}: unusual space U+{ord(char):04X}", field=field, problem="control_character"
+            )
+    if "  " in text:
+        text = " ".join(text.split())
+    return text
+
+
+def clean_email(value: object, *, field: str = "email", required: bool = True) -> str:
+    """Validate an email address's syntax (no network lookups) and normalise its domain.
+
+    :raise LanyardError: ``invalid_field`` naming ``field``.
+    """
+    text = clean_text(value, field=field, max_length=254, required=required)
+    if not text:
+        return ""
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise LanyardError("invalid_field", f"{field}: {exc}", field=field, problem="email") from None
+    return result.normalized
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive key for search and uniqueness (Zoë → zoe, Müller → muller)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def email_key(email: str) -> str:
+    """Case-insensitive uniqueness key of an email address."""
+    return email.casefold()
+
+
+def neutralise_formula(value: str) -> str:
+    """Prefix a cell that a spreadsheet would run as a formula with an apostrophe."""
+    if value and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
