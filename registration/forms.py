@@ -2,13 +2,14 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import EmailField, FieldList, Form, FormField, RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 HEALTH_CHOICES = [
-    ("vaccinated", _l("I am vaccinated and will show proof")),
-    ("negative_test", _l("I will bring a negative test (taken within 72 hours)")),
-    ("onsite_test", _l("I will take a test on site")),
+    SelectChoice("vaccinated", _l("I am vaccinated and will show proof")),
+    SelectChoice("negative_test", _l("I will bring a negative test (taken within 72 hours)")),
+    SelectChoice("onsite_test", _l("I will take a test on site")),
 ]
 
 
