@@ -62,7 +62,9 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         BABEL_DEFAULT_LOCALE="en",
-        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "registration" / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=";".join(
+            str(ROOT / package / "translations") for package in ("registration", "kiosk")
+        ),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
@@ -105,7 +107,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
 
 def _register_blueprints(app: Flask) -> None:
     """Every blueprint, in one list; the only place the kiosk blueprint is wired in."""
-    from kiosk import views as kiosk_views
+    from kiosk import api as kiosk_api, views as kiosk_views
 
     from . import auth, views
     from .api import bp as api_bp
@@ -114,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(kiosk_views.bp)
+    app.register_blueprint(kiosk_api.bp)
     auth.init_app(app)
 
 
