@@ -133,13 +133,21 @@ def _security_headers(response):
     return response
 
 
+#: API error codes for failures that happen before a view runs.
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 413: "too_large", 429: "rate_limited", 500: "server_error"}
+
+
 def _error_page(error):
     """One error page for every status; the API blueprints return JSON themselves."""
     status = getattr(error, "code", 500) or 500
     if request.path.startswith("/api/"):
         from .api import error_response
 
-        return error_response("http_error", getattr(error, "description", "") or str(error), status)
+        from flask_wtf.csrf import CSRFError
+
+        code = "csrf_failed" if isinstance(error, CSRFError) else HTTP_CODES.get(status, "server_error")
+        return error_response(code, getattr(error, "description", "") or str(error), status)
     titles = {400: gettext("Bad request"), 403: gettext("Not allowed"), 404: gettext("Not found"),
               405: gettext("Not allowed"), 413: gettext("Too large"), 429: gettext("Too many attempts"),
               500: gettext("Something went wrong")}
