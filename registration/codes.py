@@ -60,8 +60,8 @@ def parse_code(raw: object) -> ParsedCode:
     """
     if not isinstance(raw, str) or not raw or len(raw) > MAX_INPUT_LENGTH:
         raise LanyardError("code_malformed")
-    text = raw.strip().upper()
-    prefix, body = text[:2], text[2:].translate(_TRANSLATE)
+    text = raw.strip().upper().translate(_TRANSLATE)
+    prefix, body = text[:2], text[2:]
     if prefix not in KINDS or len(body) != BODY_LENGTH or not set(body) <= _ALLOWED:
         raise LanyardError("code_malformed")
     return ParsedCode(kind=KINDS[prefix], text=prefix + body)

@@ -1,0 +1,88 @@
+"""Configuration: read once, validated, and a bad key stops startup with its name."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from registration.app import create_app
+from registration.settings import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_config_is_valid():
+    settings = load_settings(ROOT / "config.toml")
+    assert settings.event.slug
+    assert settings.registration_types["guest"].access_areas == ("expo", "receptions")
+    assert settings.registration_types["guest"].is_guest
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"event.slug": "Bad Slug"}, "event.slug"),
+        ({"event.timezone": "Mars/Olympus"}, "event.timezone"),
+        ({"event.ends_on": "tomorrow"}, "event.ends_on"),
+        ({"registration_types.guest.band_color": "orange"}, "registration_types.guest.band_color"),
+        ({"registration_types.guest.access_areas": ["moon"]}, "registration_types.guest.access_areas"),
+        ({"health.negative_test_valid_hours": -1}, "health.negative_test_valid_hours"),
+        ({"health.negative_test_valid_hours": "72"}, "health.negative_test_valid_hours"),
+        ({"health.typo_key": 1}, "health.typo_key"),
+        ({"mail.outbox": ""}, "mail"),
+        ({"mail.password": "hunter2"}, "mail.password"),
+        ({"app.secret_key": "hunter2"}, "app.secret_key"),
+        ({"printers.p.backend": "fax"}, "printers.p.backend"),
+        ({"printers.p.backend": "network"}, "printers.p.host"),
+        ({"surprise.key": 1}, "surprise"),
+    ],
+)
+def test_a_bad_key_is_named(tmp_path, change, key, monkeypatch):
+    monkeypatch.delenv("LANYARD_SECRET_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings(ROOT / "config.toml", overrides=change)
+    assert str(excinfo.value).startswith(key)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_environment_overrides_database_url_and_secret(monkeypatch, tmp_path):
+    monkeypatch.setenv("LANYARD_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.setenv("LANYARD_SECRET_KEY", "from-the-environment")
+    settings = load_settings(ROOT / "config.toml")
+    assert settings.database_url == f"sqlite:///{tmp_path}/x.db"
+    assert settings.secret_key == "from-the-environment"
+
+
+def test_lanyard_config_names_the_file(monkeypatch, write_config):
+    path = write_config()
+    monkeypatch.setenv("LANYARD_CONFIG", str(path))
+    assert load_settings().path == path
+
+
+def test_generated_secret_is_private_and_stable(write_config, monkeypatch):
+    monkeypatch.delenv("LANYARD_SECRET_KEY", raising=False)
+    path = write_config()
+    first = load_settings(path).secret_key
+    assert load_settings(path).secret_key == first
+    assert (path.parent / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_app_factory_refuses_a_bad_config(write_config):
+    path = write_config(extra='\n[printers.broken]\nbackend = "network"\n')
+    with pytest.raises(ConfigError, match=r"printers\.broken\.host"):
+        create_app(path)
+
+
+def test_every_config_key_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^([a-z_]+)\s*=", text, flags=re.M))
+    keys |= {"host", "port", "starttls", "username", "timeout", "fallback", "hold_seconds", "path", "devfile",
+             "baudrate", "vendor_id", "product_id", "connect_timeout", "io_timeout", "guest", "label_es"}
+    missing = sorted(k for k in keys if f"`{k}`" not in readme)
+    assert not missing, f"undocumented config keys: {missing}"
