@@ -138,7 +138,7 @@ def export_command(output):
         count += 1
     record(Actor.system("export"), "registration.export", event_id=event.id, rows=count)
     db.session.commit()
-    if output.name != "<stdout>":
+    if output.name not in ("-", "<stdout>"):
         click.echo(f"Exported {count} registrations to {output.name}.", err=True)
 
 
