@@ -8,6 +8,7 @@ scanner types it the same on every layout.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -23,6 +24,7 @@ PREFIX = {kind: prefix for prefix, kind in KINDS.items()}
 # Crockford decoding: case-insensitive, O->0, I/L->1; hyphens and spaces are for humans.
 _TRANSLATE = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
 _ALLOWED = frozenset(ALPHABET)
+_RFC4648_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,9 @@ class ParsedCode:
 
 def new_code(kind: str) -> str:
     """Return a fresh random code of ``kind`` (registration, badge, manage, kiosk, enrol, staff_token)."""
-    number = int.from_bytes(secrets.token_bytes(17), "big") >> 6  # 136 random bits -> 130
-    chars = []
-    for _ in range(BODY_LENGTH):
-        number, index = divmod(number, 32)
-        chars.append(ALPHABET[index])
-    return PREFIX[kind] + "".join(chars)
+    # 20 random bytes encode to 32 base32 characters; the first 26 carry 130 random bits.
+    body = base64.b32encode(secrets.token_bytes(20))[:BODY_LENGTH].decode("ascii")
+    return PREFIX[kind] + body.translate(_RFC4648_TO_CROCKFORD)
 
 
 def hash_code(text: str) -> str:

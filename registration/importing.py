@@ -186,13 +186,14 @@ def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, i
     now = utcnow()
     ids: dict[str, int] = {}
     health_rows = []
-    statement = sa.insert(Registration).returning(Registration.id, sort_by_parameter_order=True)
+    table = Registration.__table__
     for start in range(0, len(rows), BATCH):
         batch = rows[start:start + BATCH]
         params, codes = [], []
         for row in batch:
             p = row.person
             code, manage_code = new_code("registration"), new_code("manage")
+            code_hash = hash_code(code)
             params.append(dict(
                 event_id=event.id, type_name=p.type_name, first_name=p.first_name, last_name=p.last_name,
                 badge_name=p.badge_name, title=p.title, organization=p.organization,
@@ -201,12 +202,18 @@ def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, i
                 email_key=email_key(p.email) if p.email else None,
                 first_name_key=fold(p.first_name), last_name_key=fold(p.last_name),
                 host_id=host_ids[row.host_key] if row.host_key else None,
-                status="confirmed", code_hash=hash_code(code), code_issued_at=now, manage_hash=hash_code(manage_code),
+                status="confirmed", code_hash=code_hash, code_issued_at=now, manage_hash=hash_code(manage_code),
                 language="en", source="import", created_at=now, updated_at=now,
             ))
-            codes.append((code, manage_code))
-        new_ids = db.session.execute(statement, params).scalars().all()
-        for row, new_id, (code, manage_code) in zip(batch, new_ids, codes):
+            codes.append((code_hash, code, manage_code))
+        # A plain executemany is several times faster than INSERT ... RETURNING row by row;
+        # the new ids are read back in one query by the (unique) code hashes.
+        db.session.execute(sa.insert(table), params)
+        new_ids = dict(db.session.execute(
+            sa.select(table.c.code_hash, table.c.id).where(table.c.code_hash.in_([c[0] for c in codes]))
+        ).all())
+        for row, (code_hash, code, manage_code) in zip(batch, codes):
+            new_id = new_ids[code_hash]
             if row.person.email:
                 ids[email_key(row.person.email)] = new_id
             report.codes.append((new_id, code, manage_code))
@@ -219,7 +226,7 @@ def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, i
         if progress is not None:
             progress(len(batch))
     for start in range(0, len(health_rows), BATCH):
-        db.session.execute(sa.insert(HealthRecord), health_rows[start:start + BATCH])
+        db.session.execute(sa.insert(HealthRecord.__table__), health_rows[start:start + BATCH])
     report.health_records += len(health_rows)
     return ids
 

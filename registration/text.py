@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -36,6 +38,8 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = T
         raise LanyardError(
             "invalid_field", f"{field}: at most {max_length} characters", field=field, problem="too_long"
         )
+    if text.isascii() and text.isprintable():
+        return text  # the common case: nothing below can refuse printable ASCII
     for char in text:
         category = unicodedata.category(char)
         if category in _REFUSED_CATEGORIES and char not in _ALLOWED_FORMAT:
@@ -64,10 +68,25 @@ def clean_email(value: object, *, field: str = "email", required: bool = True) -
     if not text:
         return ""
     try:
-        result = validate_email(text, check_deliverability=False)
+        local, _, domain = text.rpartition("@")
+        if _DOT_ATOM.match(local) and len(local) <= 64:
+            # Plain local parts are common; the domain check (the slow part) is shared per domain.
+            return f"{local}@{_normalised_domain(domain)}"
+        return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise LanyardError("invalid_field", f"{field}: {exc}", field=field, problem="email") from None
-    return result.normalized
+
+
+_DOT_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+@lru_cache(maxsize=8192)
+def _normalised_domain(domain: str) -> str:
+    """The normalised domain of an address, as email-validator decides it.
+
+    :raise EmailNotValidError: the domain is not valid.
+    """
+    return validate_email(f"postmaster@{domain}", check_deliverability=False).normalized.rpartition("@")[2]
 
 
 def fold(text: str) -> str:
