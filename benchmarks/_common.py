@@ -76,3 +76,37 @@ def generate_import_csv(path: Path, rows: int, *, guest_every: int = 7) -> None:
             writer.writerow([first, last, "", email, rng.choice(TITLES), f"City of {rng.choice(CITIES)}", "full",
                              "", *health])
             last_host = email
+
+
+@contextmanager
+def gunicorn(config_path: Path, *, workers: int = 4, threads: int = 4):
+    """Serve the app with gunicorn on a free loopback port; yield ``(host, port)``."""
+    import os
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, LANYARD_CONFIG=str(config_path))
+    process = subprocess.Popen(
+        [str(Path(os.sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--threads", str(threads), "--worker-class", "gthread", "--log-level", "warning",
+         "registration.wsgi:app"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
