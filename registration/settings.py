@@ -232,7 +232,7 @@ def _mail(raw: dict, root: Path) -> MailSettings:
     )
 
 
-def _printers(raw: dict) -> dict[str, dict]:
+def _printers(raw: dict, root: Path) -> dict[str, dict]:
     tables = _table(raw, "printers", required=False)
     printers = {}
     for name, t in tables.items():
@@ -247,7 +247,14 @@ def _printers(raw: dict) -> dict[str, dict]:
         for key in required:
             if key not in t:
                 raise ConfigError(f"{where}.{key}: missing")
-        printers[name] = dict(t)
+        options = dict(t)
+        for key in ("directory", "path"):  # relative paths are relative to the configuration file
+            if isinstance(options.get(key), str) and not Path(options[key]).is_absolute():
+                options[key] = str(root / options[key])
+        fallback = options.get("fallback")
+        if fallback is not None and fallback not in tables:
+            raise ConfigError(f"{where}.fallback: no printer named {fallback!r}")
+        printers[name] = options
     return printers
 
 
@@ -313,7 +320,7 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
         registration_types=_registration_types(raw, event.areas),
         health=_health(raw),
         mail=_mail(raw, root),
-        printers=_printers(raw),
+        printers=_printers(raw, root),
         languages=languages,
         max_guests=_get(app_table, "max_guests", "app", int, 4),
         session_cookie_secure=_get(app_table, "session_cookie_secure", "app", bool, False),
