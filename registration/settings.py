@@ -248,6 +248,18 @@ def _printers(raw: dict, root: Path) -> dict[str, dict]:
             if key not in t:
                 raise ConfigError(f"{where}.{key}: missing")
         options = dict(t)
+        # Types are checked here so a typo stops startup, not the first badge of the morning.
+        for key, kind in (("host", str), ("profile", str), ("directory", str), ("path", str), ("devfile", str),
+                          ("fallback", str), ("port", int), ("baudrate", int), ("vendor_id", int),
+                          ("product_id", int), ("hold_seconds", float), ("connect_timeout", float),
+                          ("io_timeout", float)):
+            if key in t:
+                options[key] = _get(t, key, where, kind)
+        for key in ("port", "baudrate", "hold_seconds", "connect_timeout", "io_timeout"):
+            if key in options and (options[key] < 0 or (key != "hold_seconds" and options[key] == 0)):
+                raise ConfigError(f"{where}.{key}: must be positive")
+        if options.get("fallback") == name:
+            raise ConfigError(f"{where}.fallback: a printer cannot be its own fallback")
         for key in ("directory", "path"):  # relative paths are relative to the configuration file
             if isinstance(options.get(key), str) and not Path(options[key]).is_absolute():
                 options[key] = str(root / options[key])

@@ -34,6 +34,12 @@ def test_the_shipped_config_is_valid():
         ({"app.secret_key": "hunter2"}, "app.secret_key"),
         ({"printers.p.backend": "fax"}, "printers.p.backend"),
         ({"printers.p.backend": "network"}, "printers.p.host"),
+        ({"printers.kiosk-1.fallback": "nowhere"}, "printers.kiosk-1.fallback"),
+        ({"printers.kiosk-1.fallback": "kiosk-1"}, "printers.kiosk-1.fallback"),
+        ({"printers.kiosk-1.hold_seconds": -5}, "printers.kiosk-1.hold_seconds"),
+        ({"printers.kiosk-1.connect_timeout": 0}, "printers.kiosk-1.connect_timeout"),
+        ({"printers.kiosk-1.port": "9100"}, "printers.kiosk-1.port"),
+        ({"printers.kiosk-1.directory": 7}, "printers.kiosk-1.directory"),
         ({"surprise.key": 1}, "surprise"),
     ],
 )
