@@ -192,5 +192,8 @@ def purge_health_command(force):
 
 def init_app(app) -> None:
     """Register the commands with the app's CLI group."""
-    for command in (init_db_command, import_command, export_command, staff_group, purge_health_command):
+    from .printing.cli import print_worker_command, printer_emulator_command
+
+    for command in (init_db_command, import_command, export_command, staff_group, purge_health_command,
+                    print_worker_command, printer_emulator_command):
         app.cli.add_command(command)

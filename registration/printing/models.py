@@ -13,6 +13,10 @@ from ..models import Registration, UTCDateTime, utcnow
 #: Print job states. held = waiting for the printer (paper out, cover open, offline);
 #: needs_decision = bytes went out but the outcome is unknown, so staff decide (never auto-reprinted).
 JOB_STATES = ("queued", "sending", "printed", "held", "failed", "needs_decision", "cancelled")
+#: States a worker may claim a job from (when its ``next_attempt_at`` has come).
+CLAIMABLE_STATES = ("queued", "held")
+#: States that need nothing more from a worker.
+FINAL_STATES = ("printed", "cancelled")
 
 
 class Badge(db.Model):
@@ -61,6 +65,10 @@ class PrintJob(db.Model):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_by: Mapped[str] = mapped_column(sa.String(64), default="")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the job first had to wait for its printer; after the printer's hold_seconds it moves on.
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The printer the job was moved away from (its printer's fallback took it); "" = never moved.
+    moved_from: Mapped[str] = mapped_column(sa.String(64), default="")
     last_error: Mapped[str] = mapped_column(sa.String(200), default="")
     error_code: Mapped[str] = mapped_column(sa.String(32), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -76,9 +84,13 @@ class PrinterState(db.Model):
     __tablename__ = "printer_states"
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # True = answered and ready to print; False = offline, out of paper or cover open; None = unknown.
     online: Mapped[bool | None]
     paper_near_end: Mapped[bool] = mapped_column(default=False)
     last_error: Mapped[str] = mapped_column(sa.String(200), default="")
     error_code: Mapped[str] = mapped_column(sa.String(32), default="")
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One job at a time per printer across workers: a worker sends only while it holds the lease.
+    leased_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,74 @@
+"""CLI commands of the print queue: `lanyard print-worker` and `lanyard printer-emulator`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+#: Emulator faults, as `printers.PrinterEmulator.set_fault` names them.
+EMULATOR_FAULTS = ("offline", "paper_out", "near_end", "cover_open", "silent", "stall", "drop_after", "refuse")
+
+
+@click.command("print-worker")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit (instead of running until stopped).")
+@click.option("--worker-id", default=None, help="Name of this worker in the queue (default host:pid:thread).")
+@click.option("--poll-interval", default=0.2, show_default=True, type=click.FloatRange(0.01, 60),
+              help="Seconds to wait when the queue is empty.")
+@with_appcontext
+def print_worker_command(once, worker_id, poll_interval):
+    """Send queued badges to their printers; several workers may run at once. Stops cleanly on SIGTERM/SIGINT."""
+    from .worker import _worker_for, default_worker_id, run_worker
+
+    app = current_app._get_current_object()
+    worker_id = worker_id or default_worker_id()
+    if once:
+        worker = _worker_for(app, worker_id)
+        total = 0
+        while handled := worker.process_once():
+            total += handled
+        click.echo(f"Print worker {worker_id}: {total} jobs handled.")
+        return
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        click.echo(f"Print worker {worker_id}: {signal.Signals(signum).name} received, finishing the job in flight.",
+                   err=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    click.echo(f"Print worker {worker_id} running for printers: {', '.join(app.extensions['lanyard'].printers)}.",
+               err=True)
+    try:
+        run_worker(app, worker_id=worker_id, stop=stop, poll_interval=poll_interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(f"Print worker {worker_id} stopped.", err=True)
+
+
+@click.command("printer-emulator")
+@click.option("--port", required=True, type=click.IntRange(0, 65535), help="TCP port (9100 is the printers' own).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--fault", type=click.Choice(EMULATOR_FAULTS), default=None, help="Start in this fault state.")
+@click.option("--after-bytes", default=0, show_default=True, type=click.IntRange(0),
+              help="For --fault drop_after: drop the connection after this many bytes of a job.")
+def printer_emulator_command(port, host, fault, after_bytes):
+    """Run the ESC/POS network printer emulator (a kiosk can be tried without hardware)."""
+    from printers import PrinterEmulator
+
+    emulator = PrinterEmulator(host=host, port=port)
+    if fault:
+        emulator.set_fault(fault, after_bytes=after_bytes)
+    click.echo(f"Printer emulator listening on {host}:{port}" + (f" (fault: {fault})" if fault else "")
+               + "; Ctrl-C stops it.", err=True)
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    click.echo(f"Printer emulator stopped after {len(emulator.jobs)} jobs.", err=True)

@@ -1,0 +1,259 @@
+"""The print worker: claims jobs atomically, sends them to their printers and records what happened.
+
+Several workers (threads or processes, on SQLite or PostgreSQL) may run at once. Each pass:
+
+1. hands ``sending`` jobs whose worker died to staff, and moves jobs held past their printer's
+   ``hold_seconds`` to the fallback printer or to the desk;
+2. for each printer with due jobs, takes the printer's lease (one job at a time per printer, across
+   workers), claims the oldest due job with a conditional UPDATE, commits, and only then talks to the
+   printer; the outcome is recorded in a second commit.
+
+Nothing is resent once bytes may have gone out: such a job waits for a staff decision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import socket
+import threading
+from datetime import datetime
+
+from flask import Flask
+
+from ..extensions import db
+from ..models import utcnow
+from .services import (
+    ClaimedJob,
+    acquire_printer_lease,
+    claim_next_job,
+    due_printers,
+    ensure_printer_state,
+    expire_held_jobs,
+    lease_seconds,
+    printer_options_for_backend,
+    record_failed,
+    record_held,
+    record_printed,
+    record_printer_state,
+    record_unconfirmed,
+    recover_stale_jobs,
+    release_printer_lease,
+)
+
+log = logging.getLogger(__name__)
+
+#: Errors raised before anything was sent that mean "the printer is not ready": the job waits (held).
+HOLD_CODES = {"printer_offline": False, "paper_out": False, "cover_open": False, "status_unknown": None}
+#: Jobs one worker sends to one printer before it lets the other printers (and workers) have a turn.
+BATCH_PER_PRINTER = 25
+#: How often, at most, a status query follows a successful job to learn "paper near end".
+STATUS_EVERY_SECONDS = 10.0
+
+
+def default_worker_id() -> str:
+    """host:pid:thread, unique among the workers of an installation."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100_000}"
+
+
+class PrintWorker:
+    """One worker's state between passes: its id and its printer objects (one per configured printer)."""
+
+    def __init__(self, app: Flask, *, worker_id: str):
+        self.app = app
+        self.worker_id = worker_id[:64]
+        self._printers: dict[str, object] = {}
+        self._states_ensured: set[str] = set()
+        self._status_checked: dict[str, datetime] = {}
+
+    # -- one pass --------------------------------------------------------------------------------------------
+
+    def process_once(self, *, now: datetime | None = None, stop: threading.Event | None = None) -> int:
+        """Run one pass over the queue; returns the number of jobs handled (sent, moved or handed to staff).
+
+        ``now`` fixes the clock for the whole pass (tests use it instead of sleeping).
+        """
+        with self.app.app_context():
+            settings = self.app.extensions["lanyard"]
+            clock = (lambda: now) if now is not None else utcnow
+            try:
+                handled = recover_stale_jobs(settings, now=clock())
+                handled += expire_held_jobs(settings, now=clock())
+                printers = due_printers(now=clock())
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                raise
+            random.shuffle(printers)  # several workers start on different printers
+            for name in printers:
+                if stop is not None and stop.is_set():
+                    break
+                if name in settings.printers:
+                    handled += self._drain_printer(name, settings, clock, stop)
+            return handled
+
+    def _drain_printer(self, name: str, settings, clock, stop) -> int:
+        """Send this printer's due jobs, one at a time, while this worker holds the printer's lease."""
+        options = settings.printers[name]
+        handled = 0
+        try:
+            if name not in self._states_ensured:
+                ensure_printer_state(name)
+                db.session.commit()
+                self._states_ensured.add(name)
+            while True:
+                if handled >= BATCH_PER_PRINTER or (stop is not None and stop.is_set()):
+                    release_printer_lease(name, worker_id=self.worker_id)
+                    db.session.commit()
+                    break
+                now = clock()
+                if not acquire_printer_lease(name, worker_id=self.worker_id, now=now, seconds=lease_seconds(options)):
+                    db.session.rollback()
+                    break
+                claim = claim_next_job(name, worker_id=self.worker_id, now=now)
+                if claim is None:
+                    release_printer_lease(name, worker_id=self.worker_id)
+                    db.session.commit()
+                    break
+                db.session.commit()  # the claim is durable before a single byte goes to the printer
+                log.info("job %s: sending to printer %s (attempt %s, worker %s)", claim.id, name, claim.attempts,
+                         self.worker_id)
+                handled += 1
+                if not self._send(claim, options, settings, clock):
+                    release_printer_lease(name, worker_id=self.worker_id)
+                    db.session.commit()
+                    break
+        except Exception:
+            db.session.rollback()
+            log.exception("print worker %s: pass over printer %s failed", self.worker_id, name)
+        return handled
+
+    # -- one job ---------------------------------------------------------------------------------------------
+
+    def _send(self, claim: ClaimedJob, options: dict, settings, clock) -> bool:
+        """Render and send one claimed job, then record the outcome (one commit). False = printer not ready."""
+        import printers
+
+        try:
+            printer = self._printer(claim.printer_name, options)
+            fields = {f.name for f in dataclasses.fields(printers.BadgeData)}
+            data = printers.BadgeData(**{k: v for k, v in claim.payload.items() if k in fields})
+            image = printers.render_badge(data, width=printer.width).image
+        except Exception as exc:  # noqa: BLE001 - nothing was sent; a bad config or payload will not heal
+            code = getattr(exc, "code", "") or "print_failed"
+            log.error("job %s: cannot prepare for printer %s: %s", claim.id, claim.printer_name, exc)
+            now = clock()
+            record_failed(claim, worker_id=self.worker_id, now=now, error_code=code, message=str(exc))
+            record_printer_state(claim.printer_name, now=now, online=None, error_code=code, message=str(exc))
+            db.session.commit()
+            return False
+
+        try:
+            printer.print_badge(image, job_name=claim.job_name)
+        except printers.PrinterError as exc:
+            return self._record_error(claim, exc, code=exc.code, sent=exc.sent, clock=clock, settings=settings)
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure mid-job: bytes may have gone out
+            log.exception("job %s: unexpected error from printer %s", claim.id, claim.printer_name)
+            return self._record_error(claim, exc, code="print_unconfirmed", sent=True, clock=clock, settings=settings)
+
+        paper_near_end = self._paper_near_end(claim.printer_name, printer, clock())
+        now = clock()
+        if record_printed(claim, worker_id=self.worker_id, now=now):
+            log.info("job %s: printed on %s", claim.id, claim.printer_name)
+        else:
+            log.warning("job %s: printed on %s, but its claim was taken over meanwhile", claim.id, claim.printer_name)
+        record_printer_state(claim.printer_name, now=now, online=True, paper_near_end=paper_near_end, success=True,
+                             error_code="", message="")
+        db.session.commit()
+        return True
+
+    def _record_error(self, claim: ClaimedJob, exc: Exception, *, code: str, sent: bool, clock, settings) -> bool:
+        """Record a failed send: unconfirmed (bytes went out), held (printer not ready) or failed."""
+        message = str(exc) or type(exc).__name__
+        now = clock()
+        if sent:
+            record_unconfirmed(claim, worker_id=self.worker_id, now=now, error_code=code, message=message)
+            record_printer_state(claim.printer_name, now=now, online=None, error_code="print_unconfirmed",
+                                 message=message)
+            log.warning("job %s: %s after bytes went out on %s: needs a staff decision", claim.id, code,
+                        claim.printer_name)
+        elif code in HOLD_CODES:
+            state = record_held(claim, worker_id=self.worker_id, now=now, settings=settings, error_code=code,
+                                message=message)
+            record_printer_state(claim.printer_name, now=now, online=HOLD_CODES[code], error_code=code,
+                                 message=message)
+            log.warning("job %s: printer %s not ready (%s): job %s", claim.id, claim.printer_name, code,
+                        state or "taken over")
+        else:
+            record_failed(claim, worker_id=self.worker_id, now=now, error_code=code, message=message)
+            record_printer_state(claim.printer_name, now=now, online=None, error_code=code, message=message)
+            log.error("job %s: %s on %s: escalated to the desk", claim.id, code, claim.printer_name)
+        db.session.commit()
+        return False
+
+    def _printer(self, name: str, options: dict):
+        """This worker's printer object for ``name`` (built once)."""
+        import printers
+
+        if name not in self._printers:
+            self._printers[name] = printers.make_printer(name, printer_options_for_backend(options))
+        return self._printers[name]
+
+    def _paper_near_end(self, name: str, printer, now: datetime) -> bool | None:
+        """Paper near end after a good job: from the status the job read, else an occasional status query."""
+        status = getattr(printer, "last_status", None)
+        if status is not None:
+            return bool(status.paper_near_end)
+        if not getattr(printer, "supports_status", False):
+            return None
+        last = self._status_checked.get(name)
+        if last is not None and (now - last).total_seconds() < STATUS_EVERY_SECONDS:
+            return None
+        self._status_checked[name] = now
+        try:
+            return bool(printer.status().paper_near_end)
+        except Exception as exc:  # noqa: BLE001 - the badge printed; a status hiccup changes nothing about it
+            log.info("printer %s: no status after a good job (%s)", name, exc)
+            return None
+
+
+def _worker_for(app: Flask, worker_id: str) -> PrintWorker:
+    """The app's PrintWorker for ``worker_id`` (kept between passes: it caches the printer objects)."""
+    workers = app.extensions.setdefault("lanyard_print_workers", {})
+    worker = workers.get(worker_id)
+    if worker is None:
+        worker = workers.setdefault(worker_id, PrintWorker(app, worker_id=worker_id))
+    return worker
+
+
+def process_once(app: Flask, *, worker_id: str, now: datetime | None = None) -> int:
+    """One pass of worker ``worker_id`` over the queue; returns the number of jobs handled."""
+    return _worker_for(app, worker_id).process_once(now=now)
+
+
+def run_worker(app: Flask, *, worker_id: str | None = None, stop: threading.Event | None = None,
+               poll_interval: float = 0.2) -> None:
+    """Work the queue until ``stop`` is set; the job in flight is finished first (its I/O has timeouts)."""
+    worker = _worker_for(app, worker_id or default_worker_id())
+    stop = stop or threading.Event()
+    log.info("print worker %s started", worker.worker_id)
+    while not stop.is_set():
+        try:
+            handled = worker.process_once(stop=stop)
+        except Exception:  # noqa: BLE001 - e.g. the database restarted: keep the worker alive, try again
+            log.exception("print worker %s: pass failed", worker.worker_id)
+            stop.wait(max(poll_interval, 1.0))
+            continue
+        if not handled:
+            stop.wait(poll_interval)
+    log.info("print worker %s stopped", worker.worker_id)
+
+
+def start_worker_thread(app: Flask, *, stop: threading.Event) -> threading.Thread:
+    """Run a worker in a daemon thread (used by ``lanyard demo``) until ``stop`` is set."""
+    thread = threading.Thread(target=run_worker, kwargs={"app": app, "stop": stop}, name="lanyard-print-worker",
+                              daemon=True)
+    thread.start()
+    return thread
