@@ -1,5 +1,115 @@
-"""The kiosk JSON API (bearer token of the kiosk): check-ins and print-job state."""
+"""The kiosk JSON API: check-ins, print-job state, badge preview, find-me-by-name and kiosk status.
 
-from flask import Blueprint
+Authentication (the kiosk's bearer token, or the kiosk-bound browser session plus ``X-CSRFToken``)
+and the kiosk-only policy are enforced for the whole blueprint in ``registration.auth``; a request
+that reaches a view here has ``g.kiosk``, enabled. Every view parses, calls one service, commits
+and answers with the one response shape or the one error shape of ``registration.api``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, request
+from sqlalchemy.exc import IntegrityError
+
+from registration.api import error_response, ok, refusal
+from registration.checkin.services import check_in, find_for_kiosk
+from registration.errors import LanyardError
+from registration.extensions import db
+from registration.services import current_event
+
+from . import services
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
+
+#: A request that lost a race to a concurrent one is rolled back and answered again, this often at most.
+ATTEMPTS = 3
+
+
+def _settings():
+    return current_app.extensions["lanyard"]
+
+
+def _json_object(*fields: str) -> dict | None:
+    """The request's JSON object when it is one and its ``fields`` (when present) are strings."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return None
+    if any(name in body and not isinstance(body[name], str) for name in fields):
+        return None
+    return body
+
+
+@bp.before_request
+def _seen():
+    """Remember when the kiosk last called (written at most once a minute, in its own small transaction)."""
+    if services.touch_kiosk(g.kiosk):
+        db.session.commit()
+
+
+@bp.post("/checkins")
+def create_checkin():
+    """Check the person with a scanned code or a find-me selection in, and queue their badge."""
+    body = _json_object("code", "selection", "nonce")
+    if body is None or ("code" in body) == ("selection" in body):
+        return error_response("bad_request", 'Send a JSON object with "nonce" and either "code" or "selection".',
+                              400)
+    settings = _settings()
+    for attempt in range(ATTEMPTS):
+        try:
+            outcome = check_in(current_event(settings), code=body.get("code"), selection=body.get("selection"),
+                               kiosk=g.kiosk, nonce=body.get("nonce"), settings=settings)
+            db.session.commit()
+            return ok(outcome.response)
+        except LanyardError as error:
+            db.session.rollback()
+            return refusal(error)
+        except IntegrityError:
+            # A concurrent request with the same nonce committed first: the next attempt returns its answer.
+            db.session.rollback()
+            if attempt == ATTEMPTS - 1:
+                raise
+
+
+@bp.get("/print-jobs/<int:job_id>")
+def print_job(job_id: int):
+    """A print job this kiosk created: its state, whether the printer needs attention, and where else to go."""
+    try:
+        job = services.job_for_kiosk(g.kiosk, job_id)
+    except LanyardError as error:
+        return refusal(error)
+    return ok({"print_job": services.print_job_status(g.kiosk, job)})
+
+
+@bp.get("/print-jobs/<int:job_id>/preview.png")
+def print_job_preview(job_id: int):
+    """The badge of a print job as a PNG for the screen (a placeholder where the QR code goes)."""
+    try:
+        job = services.job_for_kiosk(g.kiosk, job_id)
+    except LanyardError as error:
+        return refusal(error)
+    response = current_app.response_class(services.badge_preview_png(job, _settings()), mimetype="image/png")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/kiosk/lookup")
+def lookup():
+    """Find people by last name and the first letters of their email: at most three masked matches."""
+    body = _json_object("last_name", "second_factor")
+    if body is None:
+        return error_response("bad_request", 'Send a JSON object with "last_name" and "second_factor".', 400)
+    settings = _settings()
+    try:
+        matches = find_for_kiosk(current_event(settings), kiosk=g.kiosk, last_name=body.get("last_name", ""),
+                                 second_factor=body.get("second_factor", ""), settings=settings)
+    except LanyardError as error:
+        db.session.commit()  # the lookup still counts against the limit
+        return refusal(error)
+    db.session.commit()
+    return ok({"matches": [match.as_dict() for match in matches]})
+
+
+@bp.get("/kiosk/status")
+def status():
+    """This kiosk and its printer."""
+    return ok(services.kiosk_status(g.kiosk))

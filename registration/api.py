@@ -12,12 +12,15 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 STATUS = {
     "code_malformed": 400,
     "invalid_field": 400,
+    "nonce_invalid": 400,
+    "enrolment_invalid": 404,
     "not_found": 404,
     "kiosk_disabled": 403,
     "kiosk_unknown": 401,
     "rate_limited": 429,
     "already_checked_in": 409,
     "duplicate_email": 409,
+    "kiosk_exists": 409,
 }
 
 

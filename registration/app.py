@@ -88,6 +88,11 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     from . import cli
 
     cli.init_app(app)
+    from kiosk.cli import kiosk_group
+    from kiosk.demo import demo_command
+
+    app.cli.add_command(kiosk_group)
+    app.cli.add_command(demo_command)
 
     @app.before_request
     def _remember_settings():

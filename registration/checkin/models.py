@@ -25,7 +25,9 @@ class Kiosk(db.Model):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     enrol_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     enrol_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Bumped on token rotation or disable: a browser cookie from an older generation stops working.
+    # Bumped on token rotation: a browser cookie or selection token from an older generation stops
+    # working. Disabling does not bump it: ``enabled`` is checked on every request, so a disabled
+    # kiosk stops at once and comes back on enable without being enrolled again.
     generation: Mapped[int] = mapped_column(default=1)
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -43,7 +45,8 @@ class CheckIn(db.Model):
     registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id"), unique=True)
     kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id"))
     staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
-    badge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("badges.id"))
+    # Indexed: the kiosk API finds "was this print job made by this kiosk?" through it.
+    badge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("badges.id"), index=True)
     nonce: Mapped[str] = mapped_column(sa.String(64), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -63,6 +66,41 @@ class CheckInRequest(db.Model):
     nonce: Mapped[str] = mapped_column(sa.String(64))
     response: Mapped[dict] = mapped_column(sa.JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KioskLookupWindow(db.Model):
+    """How many name lookups a kiosk made in one minute: the rate limit, shared by every app worker."""
+
+    __tablename__ = "kiosk_lookup_windows"
+
+    kiosk_id: Mapped[int] = mapped_column(sa.ForeignKey("kiosks.id"), primary_key=True)
+    window: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # Unix time // window length
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class SupersededCode(db.Model):
+    """The hash of a registration code that was replaced, so a scan of it says "superseded", not "unknown"."""
+
+    __tablename__ = "superseded_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id"), index=True)
+    superseded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@sa.event.listens_for(Registration.code_hash, "set", active_history=True)
+def _remember_superseded_code(target: Registration, value, oldvalue, _initiator) -> None:
+    """Keep the old hash whenever a registration's code is replaced (``rotate_codes``).
+
+    A listener rather than a line in ``rotate_codes`` because that module belongs to another
+    area; moving it there as an explicit call would be clearer.
+    """
+    if not isinstance(oldvalue, str) or oldvalue == value or target.id is None:
+        return
+    session = sa.orm.object_session(target)
+    if session is not None:
+        session.add(SupersededCode(code_hash=oldvalue, registration_id=target.id))
 
 
 class DeskCase(db.Model):

@@ -1,11 +1,81 @@
-"""Check-in operations and the desk case queue."""
+"""Check-in operations: the kiosk check-in, find-me-by-name, and the desk case queue.
+
+The check-in decision is one conditional write (``INSERT ... ON CONFLICT (registration_id) DO
+NOTHING``) with the badge's print job in the same transaction. A client nonce makes retries
+harmless: the first answer is stored with the nonce (unique per kiosk) and given back to any
+retry. Services flush and never commit; the route owns the transaction and, when the database
+refuses a write because a concurrent request won a race (:class:`sqlalchemy.exc.IntegrityError`),
+rolls back and calls :func:`check_in` again, which then finds the winner's answer.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
 from ..audit import Actor, record
-from ..errors import CODES
+from ..codes import digests_match, parse_code
+from ..errors import CODES, LanyardError
 from ..extensions import db
-from .models import DeskCase
+from ..health import assess_clearance
+from ..models import Event, HealthRecord, Registration, utcnow
+from ..printing.models import PrintJob
+from ..printing.services import issue_badge
+from ..settings import Settings
+from ..text import fold
+from .models import CheckIn, CheckInRequest, DeskCase, Kiosk, KioskLookupWindow, SupersededCode
+
+RESULTS = ("checked_in", "already_checked_in", "needs_desk", "invalid")
+#: The closed list of reasons each result can carry (documented in the README's "Kiosk API").
+REASONS = {
+    "checked_in": (None,),
+    "already_checked_in": ("already_checked_in",),
+    "needs_desk": ("registration_cancelled", "health_missing", "health_unverified", "health_expired",
+                   "health_rejected", "health_purged"),
+    "invalid": ("code_malformed", "code_unknown", "code_superseded", "wrong_code_kind", "wrong_event",
+                "selection_invalid"),
+}
+_NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+SELECTION_SALT = "kiosk-selection"
+SELECTION_MAX_AGE = 120  # seconds: long enough to tap a name, short enough not to linger
+SELECTION_MAX_LENGTH = 512
+LOOKUP_LIMIT = 10  # name lookups per kiosk per window
+LOOKUP_WINDOW = 60  # seconds
+MAX_MATCHES = 3
+SECOND_FACTOR_MIN = 3
+LAST_NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class CheckInOutcome:
+    """What a check-in decided: ``response`` is the kiosk API's answer, stored with the nonce."""
+
+    result: str
+    reason: str | None
+    response: dict
+    replayed: bool = False  # True: a retry, answered with the first request's stored answer
+
+
+@dataclass(frozen=True)
+class Match:
+    """One find-me-by-name result: masked, with a short-lived signed token to check in with."""
+
+    selection: str
+    masked_name: str
+    pass_label: str
+    masked_email: str
+
+    def as_dict(self) -> dict:
+        """The kiosk API's shape of a match."""
+        return {"selection": self.selection, "masked_name": self.masked_name, "pass_label": self.pass_label,
+                "masked_email": self.masked_email}
 
 
 def open_desk_case(*, event_id: int, reason: str, actor: Actor, registration_id: int | None = None,
@@ -19,3 +89,291 @@ def open_desk_case(*, event_id: int, reason: str, actor: Actor, registration_id:
     db.session.flush()
     record(actor, "desk_case.open", case, event_id=event_id, reason=reason, registration_id=registration_id)
     return case
+
+
+def _insert_for(model):
+    """``INSERT`` with ``ON CONFLICT`` support for the session's database (SQLite or PostgreSQL)."""
+    name = db.session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _attendee(registration: Registration, settings: Settings) -> dict:
+    rtype = settings.registration_types[registration.type_name]
+    return {"badge_name": registration.badge_name, "pass": rtype.name, "pass_label": rtype.label,
+            "pass_label_es": rtype.label_es or rtype.label, "band_text": rtype.band_text,
+            "band_color": rtype.band_color, "guest": rtype.is_guest}
+
+
+def _answer(result: str, reason: str | None = None, *, attendee: dict | None = None, print_job: dict | None = None,
+            checked_in: dict | None = None, desk_case: dict | None = None, go_to: str | None = None) -> dict:
+    assert reason in REASONS[result], (result, reason)
+    return {"result": result, "reason": reason, "attendee": attendee, "print_job": print_job,
+            "checked_in": checked_in, "desk_case": desk_case, "go_to": go_to}
+
+
+def print_job_dict(job: PrintJob) -> dict:
+    """A print job as the kiosk API shows it."""
+    return {"id": job.id, "state": job.state, "printer": job.printer_name, "error_code": job.error_code or "",
+            "url": f"/api/v1/print-jobs/{job.id}", "preview_url": f"/api/v1/print-jobs/{job.id}/preview.png"}
+
+
+def _checked_in_dict(checkin: CheckIn, kiosk: Kiosk | None) -> dict:
+    return {"at": _iso(checkin.at), "kiosk": kiosk.name if kiosk is not None else None,
+            "location": kiosk.location if kiosk is not None else ""}
+
+
+def _stored_answer(kiosk: Kiosk, nonce: str) -> dict | None:
+    return db.session.execute(
+        sa.select(CheckInRequest.response).where(CheckInRequest.kiosk_id == kiosk.id, CheckInRequest.nonce == nonce)
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    registration: Registration
+    health: HealthRecord | None
+    checkin: CheckIn | None
+    checkin_kiosk: Kiosk | None
+
+
+def _load(condition) -> _Loaded | None:
+    """A registration with its health record and any check-in, in one round trip."""
+    where_kiosk = aliased(Kiosk)
+    row = db.session.execute(
+        sa.select(Registration, HealthRecord, CheckIn, where_kiosk)
+        .outerjoin(HealthRecord, HealthRecord.registration_id == Registration.id)
+        .outerjoin(CheckIn, CheckIn.registration_id == Registration.id)
+        .outerjoin(where_kiosk, where_kiosk.id == CheckIn.kiosk_id)
+        .where(condition)
+    ).first()
+    return _Loaded(*row) if row is not None else None
+
+
+def _by_code(event: Event, raw: object) -> _Loaded:
+    """The registration a scanned code belongs to.
+
+    :raise LanyardError: ``code_malformed``, ``wrong_code_kind``, ``code_unknown``, ``code_superseded``,
+        ``wrong_event``.
+    """
+    parsed = parse_code(raw)  # length-capped before anything else looks at it
+    if parsed.kind != "registration":
+        raise LanyardError("wrong_code_kind", f"expected a registration code, got a {parsed.kind} code")
+    digest = parsed.digest
+    loaded = _load(Registration.code_hash == digest)
+    if loaded is None or not digests_match(loaded.registration.code_hash, digest):
+        old = db.session.execute(
+            sa.select(SupersededCode.registration_id).where(SupersededCode.code_hash == digest)
+        ).first()
+        raise LanyardError("code_superseded" if old is not None else "code_unknown")
+    if loaded.registration.event_id != event.id:
+        raise LanyardError("wrong_event")
+    return loaded
+
+
+@lru_cache(maxsize=4)
+def _selection_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=SELECTION_SALT)
+
+
+def selection_token(registration: Registration, *, kiosk: Kiosk, settings: Settings) -> str:
+    """A signed token naming ``registration``, good for :data:`SELECTION_MAX_AGE` seconds at ``kiosk`` only."""
+    return _selection_serializer(settings.secret_key).dumps([registration.id, kiosk.id, kiosk.generation])
+
+
+def _selected_id(selection: object, *, kiosk: Kiosk, settings: Settings) -> int:
+    """The registration id in a selection token.
+
+    :raise LanyardError: ``selection_invalid`` (forged, expired, another kiosk or an older token generation).
+    """
+    if not isinstance(selection, str) or not selection or len(selection) > SELECTION_MAX_LENGTH:
+        raise LanyardError("selection_invalid")
+    try:
+        value = _selection_serializer(settings.secret_key).loads(selection, max_age=SELECTION_MAX_AGE)
+    except BadSignature:  # SignatureExpired is a BadSignature too
+        raise LanyardError("selection_invalid") from None
+    if (not isinstance(value, list) or len(value) != 3 or not all(type(v) is int for v in value)
+            or value[1:] != [kiosk.id, kiosk.generation]):
+        raise LanyardError("selection_invalid")
+    return value[0]
+
+
+def _by_selection(event: Event, selection: object, *, kiosk: Kiosk, settings: Settings) -> _Loaded:
+    loaded = _load(Registration.id == _selected_id(selection, kiosk=kiosk, settings=settings))
+    if loaded is None or loaded.registration.event_id != event.id:
+        raise LanyardError("selection_invalid")
+    return loaded
+
+
+def _desk_case(event: Event, registration: Registration, reason: str, kiosk: Kiosk) -> DeskCase:
+    """The open case for this person and reason, or a new one: repeated scans do not flood the queue."""
+    case = db.session.execute(
+        sa.select(DeskCase).where(DeskCase.registration_id == registration.id, DeskCase.reason == reason,
+                                  DeskCase.state == "open").limit(1)
+    ).scalar_one_or_none()
+    if case is not None:
+        return case
+    return open_desk_case(event_id=event.id, reason=reason, actor=Actor.for_kiosk(kiosk),
+                          registration_id=registration.id, kiosk_id=kiosk.id, details=f"at kiosk {kiosk.name}")
+
+
+def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings: Settings, now: datetime) -> dict:
+    registration = loaded.registration
+    attendee = _attendee(registration, settings)
+    if loaded.checkin is not None:
+        return _answer("already_checked_in", "already_checked_in", attendee=attendee,
+                       checked_in=_checked_in_dict(loaded.checkin, loaded.checkin_kiosk))
+    reason = None
+    if registration.is_cancelled:
+        reason = "registration_cancelled"
+    else:
+        clearance = assess_clearance(loaded.health, settings.health, now)
+        if not clearance.cleared:
+            purged = loaded.health is None and event.health_purged_at is not None
+            reason = "health_purged" if purged else clearance.reason
+    if reason is not None:
+        case = _desk_case(event, registration, reason, kiosk)
+        return _answer("needs_desk", reason, attendee=attendee, desk_case={"id": case.id},
+                       go_to="health_desk" if reason.startswith("health_") else "registration_desk")
+
+    # The decision itself: the database lets exactly one request insert the check-in row.
+    checkin_id = db.session.execute(
+        _insert_for(CheckIn)
+        .values(event_id=event.id, registration_id=registration.id, kiosk_id=kiosk.id, nonce=nonce, at=now)
+        .on_conflict_do_nothing(index_elements=["registration_id"])
+        .returning(CheckIn.id)
+    ).scalar_one_or_none()
+    if checkin_id is None:  # a concurrent request checked this person in first
+        won = _load(Registration.id == registration.id)
+        return _answer("already_checked_in", "already_checked_in", attendee=attendee,
+                       checked_in=_checked_in_dict(won.checkin, won.checkin_kiosk))
+    # Badge serials are max + 1 per event: take the event row's lock so concurrent check-ins queue
+    # for the few statements that follow instead of failing on the serial's unique constraint.
+    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+    job = issue_badge(registration, printer_name=kiosk.printer_name, settings=settings,
+                      actor=Actor.for_kiosk(kiosk), reason="check-in")
+    db.session.execute(sa.update(CheckIn).where(CheckIn.id == checkin_id).values(badge_id=job.badge_id))
+    return _answer("checked_in", None, attendee=attendee, print_job=print_job_dict(job),
+                   checked_in={"at": _iso(now), "kiosk": kiosk.name, "location": kiosk.location})
+
+
+def check_in(event: Event, *, code: object = None, registration: Registration | None = None,
+             selection: object = None, kiosk: Kiosk, nonce: object, settings: Settings,
+             now: datetime | None = None) -> CheckInOutcome:
+    """Check a person in at ``kiosk`` by scanned ``code``, a find-me ``selection`` or a ``registration``.
+
+    Prints nothing twice: a person already checked in gets ``already_checked_in``; a retry with the
+    same nonce gets the first answer back.
+
+    :raise LanyardError: ``nonce_invalid``; ``printer_unknown`` when the kiosk's printer is not configured.
+    :raise sqlalchemy.exc.IntegrityError: a concurrent request with the same nonce answered first; roll
+        back and call again to get its answer.
+    """
+    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+        raise LanyardError("nonce_invalid", "nonce: 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+    stored = _stored_answer(kiosk, nonce)
+    if stored is not None:
+        return CheckInOutcome(stored["result"], stored["reason"], stored, replayed=True)
+    if kiosk.printer_name not in settings.printers:
+        raise LanyardError("printer_unknown", f"kiosk {kiosk.name}: no printer {kiosk.printer_name!r} configured")
+    now = now or utcnow()
+    try:
+        if registration is not None:
+            loaded = _load(Registration.id == registration.id)
+            if loaded is None or loaded.registration.event_id != event.id:
+                raise LanyardError("wrong_event")
+        elif selection is not None:
+            loaded = _by_selection(event, selection, kiosk=kiosk, settings=settings)
+        else:
+            loaded = _by_code(event, code)
+    except LanyardError as refusal:
+        response = _answer("invalid", refusal.code)
+    else:
+        response = _decide(event, loaded, kiosk=kiosk, nonce=nonce, settings=settings, now=now)
+    # A plain insert: a concurrent request with the same nonce that got here first makes this fail
+    # (IntegrityError), the caller rolls back everything this request did and asks again.
+    db.session.execute(sa.insert(CheckInRequest).values(kiosk_id=kiosk.id, nonce=nonce, response=response, at=now))
+    return CheckInOutcome(response["result"], response["reason"], response)
+
+
+# --- find me by name -------------------------------------------------------------------------
+
+
+def _count_lookup(kiosk: Kiosk, now: datetime) -> None:
+    """Count one lookup in the kiosk's current window, atomically across app workers.
+
+    :raise LanyardError: ``rate_limited`` beyond :data:`LOOKUP_LIMIT` per :data:`LOOKUP_WINDOW` seconds.
+    """
+    window = int(now.timestamp()) // LOOKUP_WINDOW
+    table = KioskLookupWindow.__table__
+    count = db.session.execute(
+        _insert_for(KioskLookupWindow)
+        .values(kiosk_id=kiosk.id, window=window, count=1)
+        .on_conflict_do_update(index_elements=["kiosk_id", "window"], set_={"count": table.c.count + 1})
+        .returning(table.c.count)
+    ).scalar_one()
+    if count == 1:  # a new window: forget the old ones
+        db.session.execute(sa.delete(table).where(table.c.kiosk_id == kiosk.id, table.c.window < window))
+    if count > LOOKUP_LIMIT:
+        raise LanyardError("rate_limited", f"at most {LOOKUP_LIMIT} name lookups a minute at one kiosk")
+
+
+def _mask_name(registration: Registration) -> str:
+    return f"{registration.first_name[:1]}. {registration.last_name[:3]}…"
+
+
+def _mask_email(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    host, dot, tld = domain.rpartition(".")
+    if not dot:
+        host, tld = domain, ""
+    return f"{local[:2]}***@{host[:1]}***{dot}{tld}"
+
+
+def _name_key(value: object) -> str | None:
+    """The folded last name to search for, or None for anything that cannot be one."""
+    if not isinstance(value, str) or len(value) > LAST_NAME_MAX:
+        return None
+    key = fold(" ".join(value.split()))
+    return key if key and key.isprintable() else None
+
+
+def _factor_key(value: object) -> str | None:
+    """The case-folded email prefix (email keys are case-folded, not accent-folded), or None."""
+    if not isinstance(value, str) or len(value) > 254:
+        return None
+    key = value.strip().casefold()
+    return key if len(key) >= SECOND_FACTOR_MIN and key.isprintable() else None
+
+
+def find_for_kiosk(event: Event, *, kiosk: Kiosk, last_name: object, second_factor: object, settings: Settings,
+                   now: datetime | None = None) -> list[Match]:
+    """Find people by last name plus the first characters of their email, at most three, masked.
+
+    Nothing is returned without a valid second factor, and no answer says why: a kiosk is no
+    attendee list. Guests without an email of their own use their host's.
+
+    :raise LanyardError: ``rate_limited``.
+    """
+    _count_lookup(kiosk, now or utcnow())
+    name_key, factor = _name_key(last_name), _factor_key(second_factor)
+    if name_key is None or factor is None:
+        return []
+    host = aliased(Registration)
+    contact_key = sa.func.coalesce(Registration.email_key, host.email_key)
+    people = db.session.execute(
+        sa.select(Registration)
+        .outerjoin(host, host.id == Registration.host_id)
+        .where(Registration.event_id == event.id, Registration.last_name_key == name_key,
+               sa.func.substr(contact_key, 1, len(factor)) == factor)
+        .order_by(Registration.id)
+        .limit(MAX_MATCHES)
+    ).scalars().all()
+    return [Match(selection=selection_token(person, kiosk=kiosk, settings=settings),
+                  masked_name=_mask_name(person),
+                  pass_label=settings.registration_types[person.type_name].label,
+                  masked_email=_mask_email(person.email))
+            for person in people]
