@@ -252,7 +252,9 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
                        checked_in=_checked_in_dict(won.checkin, won.checkin_kiosk))
     # Badge serials are max + 1 per event: take the event row's lock so concurrent check-ins queue
     # for the few statements that follow instead of failing on the serial's unique constraint.
-    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+    # FOR NO KEY UPDATE (key_share): the plain FOR UPDATE would conflict with the KEY SHARE locks
+    # that every insert referencing the event takes, and two check-ins would deadlock.
+    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update(key_share=True))
     job = issue_badge(registration, printer_name=kiosk.printer_name, settings=settings,
                       actor=Actor.for_kiosk(kiosk), reason="check-in")
     db.session.execute(sa.update(CheckIn).where(CheckIn.id == checkin_id).values(badge_id=job.badge_id))
