@@ -19,10 +19,13 @@ import os
 import random
 import socket
 import threading
+import time
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask import Flask
 
+from ..errors import CODES
 from ..extensions import db
 from ..models import utcnow
 from .services import (
@@ -51,6 +54,25 @@ HOLD_CODES = {"printer_offline": False, "paper_out": False, "cover_open": False,
 BATCH_PER_PRINTER = 25
 #: How often, at most, a status query follows a successful job to learn "paper near end".
 STATUS_EVERY_SECONDS = 10.0
+
+
+def _commit_outcome(write) -> None:
+    """Run ``write`` and commit, retrying a transient database error (deadlock, lock timeout) a few times.
+
+    Losing an outcome would leave the job ``sending`` until the stale sweep hands it to staff, so it is
+    worth a retry; the writes are conditional, so running them again is harmless.
+    """
+    for attempt in range(1, 4):
+        try:
+            write()
+            db.session.commit()
+            return
+        except sa.exc.OperationalError:
+            db.session.rollback()
+            if attempt == 3:
+                raise
+            log.warning("recording a print outcome hit a transient database error; retrying", exc_info=True)
+            time.sleep(0.05 * attempt)
 
 
 def default_worker_id() -> str:
@@ -142,13 +164,9 @@ class PrintWorker:
             data = printers.BadgeData(**{k: v for k, v in claim.payload.items() if k in fields})
             image = printers.render_badge(data, width=printer.width).image
         except Exception as exc:  # noqa: BLE001 - nothing was sent; a bad config or payload will not heal
-            code = getattr(exc, "code", "") or "print_failed"
             log.error("job %s: cannot prepare for printer %s: %s", claim.id, claim.printer_name, exc)
-            now = clock()
-            record_failed(claim, worker_id=self.worker_id, now=now, error_code=code, message=str(exc))
-            record_printer_state(claim.printer_name, now=now, online=None, error_code=code, message=str(exc))
-            db.session.commit()
-            return False
+            return self._record_error(claim, exc, code=getattr(exc, "code", "") or "print_failed", sent=False,
+                                      clock=clock, settings=settings, hold=False)
 
         try:
             printer.print_badge(image, job_name=claim.job_name)
@@ -160,37 +178,47 @@ class PrintWorker:
 
         paper_near_end = self._paper_near_end(claim.printer_name, printer, clock())
         now = clock()
-        if record_printed(claim, worker_id=self.worker_id, now=now):
-            log.info("job %s: printed on %s", claim.id, claim.printer_name)
-        else:
-            log.warning("job %s: printed on %s, but its claim was taken over meanwhile", claim.id, claim.printer_name)
-        record_printer_state(claim.printer_name, now=now, online=True, paper_near_end=paper_near_end, success=True,
-                             error_code="", message="")
-        db.session.commit()
+
+        def write():
+            if record_printed(claim, worker_id=self.worker_id, now=now):
+                log.info("job %s: printed on %s", claim.id, claim.printer_name)
+            else:
+                log.warning("job %s: printed on %s, but its claim was taken over meanwhile", claim.id,
+                            claim.printer_name)
+            record_printer_state(claim.printer_name, now=now, online=True, paper_near_end=paper_near_end,
+                                 success=True, error_code="", message="")
+
+        _commit_outcome(write)
         return True
 
-    def _record_error(self, claim: ClaimedJob, exc: Exception, *, code: str, sent: bool, clock, settings) -> bool:
-        """Record a failed send: unconfirmed (bytes went out), held (printer not ready) or failed."""
+    def _record_error(self, claim: ClaimedJob, exc: Exception, *, code: str, sent: bool, clock, settings,
+                      hold: bool = True) -> bool:
+        """Record a failed send: unconfirmed (bytes went out), held (printer not ready) or failed. Returns False."""
         message = str(exc) or type(exc).__name__
+        if code not in CODES:  # e.g. printer_config: the kiosk and desk only know the documented codes
+            message, code = f"{code}: {message}", "print_failed"
         now = clock()
-        if sent:
-            record_unconfirmed(claim, worker_id=self.worker_id, now=now, error_code=code, message=message)
-            record_printer_state(claim.printer_name, now=now, online=None, error_code="print_unconfirmed",
-                                 message=message)
-            log.warning("job %s: %s after bytes went out on %s: needs a staff decision", claim.id, code,
-                        claim.printer_name)
-        elif code in HOLD_CODES:
-            state = record_held(claim, worker_id=self.worker_id, now=now, settings=settings, error_code=code,
-                                message=message)
-            record_printer_state(claim.printer_name, now=now, online=HOLD_CODES[code], error_code=code,
-                                 message=message)
-            log.warning("job %s: printer %s not ready (%s): job %s", claim.id, claim.printer_name, code,
-                        state or "taken over")
-        else:
-            record_failed(claim, worker_id=self.worker_id, now=now, error_code=code, message=message)
-            record_printer_state(claim.printer_name, now=now, online=None, error_code=code, message=message)
-            log.error("job %s: %s on %s: escalated to the desk", claim.id, code, claim.printer_name)
-        db.session.commit()
+
+        def write():
+            if sent:
+                record_unconfirmed(claim, worker_id=self.worker_id, now=now, error_code=code, message=message)
+                record_printer_state(claim.printer_name, now=now, online=None, error_code="print_unconfirmed",
+                                     message=message)
+                log.warning("job %s: %s after bytes went out on %s: needs a staff decision", claim.id, code,
+                            claim.printer_name)
+            elif hold and code in HOLD_CODES:
+                state = record_held(claim, worker_id=self.worker_id, now=now, settings=settings, error_code=code,
+                                    message=message)
+                record_printer_state(claim.printer_name, now=now, online=HOLD_CODES[code], error_code=code,
+                                     message=message)
+                log.warning("job %s: printer %s not ready (%s): job %s", claim.id, claim.printer_name, code,
+                            state or "taken over")
+            else:
+                record_failed(claim, worker_id=self.worker_id, now=now, error_code=code, message=message)
+                record_printer_state(claim.printer_name, now=now, online=None, error_code=code, message=message)
+                log.error("job %s: %s on %s: escalated to the desk", claim.id, code, claim.printer_name)
+
+        _commit_outcome(write)
         return False
 
     def _printer(self, name: str, options: dict):
