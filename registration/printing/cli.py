@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
@@ -32,6 +33,8 @@ def print_worker_command(once, worker_id, poll_interval):
             total += handled
         click.echo(f"Print worker {worker_id}: {total} jobs handled.")
         return
+    # A long-running worker logs each job's transitions (claimed, printed, held, moved, escalated).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 
     def request_stop(signum, _frame):

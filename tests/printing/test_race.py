@@ -108,3 +108,37 @@ def test_two_worker_threads_send_each_job_to_the_emulators_once(app, settings, m
     assert len(received) == 90
     codes = [text for job in received for image in job.images for text in decode_qr(image)]
     assert sorted(codes) == sorted(jobs.values())
+
+
+def test_racing_claims_without_the_printer_lease_still_take_each_job_once(app, settings, make_registration):
+    # The lease keeps workers off each other's printer; this takes it away to show the claim alone is atomic.
+    from registration.models import utcnow
+    from registration.printing.services import claim_next_job
+
+    jobs = queue_many(make_registration, settings, ["preview-1"], 300)
+    claimed: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def claim_all(worker_id: str):
+        mine = claimed.setdefault(worker_id, [])
+        try:
+            with app.app_context():
+                start.wait()
+                while (claim := claim_next_job("preview-1", worker_id=worker_id, now=utcnow())) is not None:
+                    db.session.commit()
+                    mine.append(claim.id)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim_all, args=(f"claimer-{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    every = [job_id for ids in claimed.values() for job_id in ids]
+    assert sorted(every) == sorted(jobs)  # each job claimed by exactly one worker
+    db.session.expire_all()
+    owners = dict(db.session.execute(sa.select(PrintJob.id, PrintJob.claimed_by)).all())
+    assert all(owners[job_id] == worker for worker, ids in claimed.items() for job_id in ids)
