@@ -1,0 +1,183 @@
+"""Kiosk check-in API under load: 16 kiosks against 50,000 registrations, through gunicorn.
+
+Each kiosk client has its own bearer token and a keep-alive connection, and posts check-ins for
+codes nobody else scans. Prints p50/p99 latency and check-ins per second, then checks that every
+person was checked in once and got exactly one badge and one print job.
+Target on the 2-core machine: p99 ≤ 50 ms and ≥ 300 check-ins/s.
+
+Usage: python benchmarks/bench_checkin.py [--db sqlite|postgresql] [--registrations 50000] [--kiosks 16]
+       [--per-kiosk 250] [--workers 4] [--threads 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import database, gunicorn, percentiles, write_config  # noqa: E402
+
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PRINTERS = 4
+BATCH = 5000
+
+
+def printers_config(folder: Path) -> str:
+    """A few preview printers (nothing prints during the run: no worker is started)."""
+    return "".join(f'\n[printers.bench-{n}]\nbackend = "preview"\ndirectory = "{folder / f"badges-{n}"}"\n'
+                   for n in range(PRINTERS))
+
+
+def populate(app, count: int, kiosks: int) -> tuple[list[str], list[str]]:
+    """Insert ``count`` cleared registrations with Core (as the importer does) and add the kiosks.
+
+    Returns the registration codes and the kiosk tokens.
+    """
+    import sqlalchemy as sa
+
+    from kiosk.services import add_kiosk
+    from registration.audit import Actor
+    from registration.codes import hash_code, new_code
+    from registration.extensions import db
+    from registration.models import HealthRecord, Registration, utcnow
+    from registration.services import ensure_event
+
+    settings = app.extensions["lanyard"]
+    with app.app_context():
+        db.create_all()
+        event = ensure_event(settings.event)
+        db.session.commit()
+        now = utcnow()
+        codes: list[str] = []
+        for start in range(0, count, BATCH):
+            rows, batch_hashes = [], []
+            for n in range(start, min(start + BATCH, count)):
+                code = new_code("registration")
+                codes.append(code)
+                batch_hashes.append(hash_code(code))
+                rows.append(dict(
+                    event_id=event.id, type_name="full", first_name="Bench", last_name=f"Person{n}",
+                    badge_name=f"Bench Person{n}", title="", organization="City of Davis",
+                    email=f"person{n}@bench.example.gov", email_key=f"person{n}@bench.example.gov",
+                    first_name_key="bench", last_name_key=f"person{n}", host_id=None, status="confirmed",
+                    code_hash=batch_hashes[-1], code_issued_at=now, manage_hash=hash_code(new_code("manage")),
+                    language="en", source="import", created_at=now, updated_at=now))
+            db.session.execute(sa.insert(Registration.__table__), rows)
+            ids = db.session.execute(sa.select(Registration.id).where(Registration.code_hash.in_(batch_hashes)))
+            db.session.execute(sa.insert(HealthRecord.__table__), [
+                dict(registration_id=rid, method="vaccinated", state="verified", updated_at=now)
+                for rid in ids.scalars()])
+        tokens = []
+        for n in range(kiosks):
+            _kiosk, token, _enrol = add_kiosk(event, name=f"kiosk-{n + 1}", printer_name=f"bench-{n % PRINTERS}",
+                                              settings=settings, actor=Actor.system("bench"), location=f"Lobby {n}")
+            tokens.append(token)
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as conn:
+                conn.execute(sa.text("ANALYZE"))
+        db.engine.dispose()
+    return codes, tokens
+
+
+def kiosk_client(host, port, token, codes, latencies, failures, start: threading.Barrier, keep_alive: bool):
+    """One kiosk: one check-in after another, each timed from request to full answer."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if not keep_alive:
+        # A new connection per request lets the kernel spread requests over the gunicorn workers;
+        # keep-alive connections stick to whichever worker accepted them first (often all to one).
+        headers["Connection"] = "close"
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("GET", "/api/v1/kiosk/status", headers=headers)  # warm the worker
+    conn.getresponse().read()
+    start.wait()
+    for code in codes:
+        body = json.dumps({"code": code, "nonce": uuid.uuid4().hex})
+        began = time.perf_counter()
+        conn.request("POST", "/api/v1/checkins", body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        latencies.append((time.perf_counter() - began) * 1000)
+        if response.status != 200 or json.loads(data)["result"] != "checked_in":
+            failures.append((response.status, data[:200]))
+    conn.close()
+
+
+def verify(app, expected: int) -> str:
+    """Every check-in once, one badge and one print job each."""
+    import sqlalchemy as sa
+
+    from registration.checkin.models import CheckIn
+    from registration.extensions import db
+    from registration.printing.models import Badge, PrintJob
+
+    with app.app_context():
+        checkins = db.session.execute(sa.select(sa.func.count(CheckIn.id))).scalar()
+        doubled = db.session.execute(
+            sa.select(sa.func.count()).select_from(
+                sa.select(Badge.registration_id).group_by(Badge.registration_id)
+                .having(sa.func.count() > 1).subquery())).scalar()
+        jobs = db.session.execute(sa.select(sa.func.count(PrintJob.id))).scalar()
+        distinct_serials = db.session.execute(sa.select(sa.func.count(sa.distinct(Badge.serial)))).scalar()
+        db.engine.dispose()
+    ok = checkins == expected == jobs == distinct_serials and doubled == 0
+    return (f"{'OK' if ok else 'FAILED'}: {checkins} check-ins for {expected} requests, {jobs} print jobs, "
+            f"{distinct_serials} distinct badge serials, {doubled} people with more than one badge")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database-url", default=None, help=f"PostgreSQL server (default {PG_URL})")
+    parser.add_argument("--registrations", type=int, default=50_000)
+    parser.add_argument("--kiosks", type=int, default=16)
+    parser.add_argument("--per-kiosk", type=int, default=250)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--keep-alive", action="store_true", help="one persistent connection per kiosk")
+    args = parser.parse_args(argv)
+    if args.kiosks * args.per_kiosk > args.registrations:
+        parser.error("--kiosks × --per-kiosk must not exceed --registrations")
+
+    from registration.app import create_app
+
+    url = (args.database_url or PG_URL) if args.db == "postgresql" else None
+    with database(url) as (folder, db_url):
+        config = write_config(folder, db_url, printers=printers_config(folder))
+        app = create_app(config)
+        began = time.perf_counter()
+        codes, tokens = populate(app, args.registrations, args.kiosks)
+        print(f"{args.registrations} registrations and {args.kiosks} kiosks on {args.db} "
+              f"in {time.perf_counter() - began:.1f} s")
+        latencies: list[float] = []
+        failures: list = []
+        with gunicorn(config, workers=args.workers, threads=args.threads) as (host, port):
+            start = threading.Barrier(args.kiosks + 1)
+            threads = [threading.Thread(target=kiosk_client, args=(
+                host, port, tokens[n], codes[n * args.per_kiosk:(n + 1) * args.per_kiosk], latencies, failures,
+                start, args.keep_alive)) for n in range(args.kiosks)]
+            for t in threads:
+                t.start()
+            start.wait()
+            began = time.perf_counter()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - began
+        total = args.kiosks * args.per_kiosk
+        print(f"check-in API on {args.db}: {args.kiosks} concurrent kiosks, {total} check-ins in {elapsed:.1f} s "
+              f"= {total / elapsed:.0f} check-ins/s (target ≥ 300); gunicorn {args.workers} workers × "
+              f"{args.threads} threads, {'keep-alive' if args.keep_alive else 'a connection per request'}")
+        print(f"  POST /api/v1/checkins: {percentiles(latencies)} (target p99 ≤ 50 ms)")
+        print(f"  failures: {len(failures)}{' e.g. ' + repr(failures[0]) if failures else ''}")
+        print(f"  {verify(app, total - len(failures))}")
+
+
+if __name__ == "__main__":
+    main()
