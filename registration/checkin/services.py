@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -121,36 +122,62 @@ def print_job_dict(job: PrintJob) -> dict:
             "url": f"/api/v1/print-jobs/{job.id}", "preview_url": f"/api/v1/print-jobs/{job.id}/preview.png"}
 
 
-def _checked_in_dict(checkin: CheckIn, kiosk: Kiosk | None) -> dict:
-    return {"at": _iso(checkin.at), "kiosk": kiosk.name if kiosk is not None else None,
-            "location": kiosk.location if kiosk is not None else ""}
+# Hot-path statements are built once: building a SELECT costs more than SQLite takes to run it.
+_STORED_ANSWER = sa.select(CheckInRequest.response).where(
+    CheckInRequest.kiosk_id == sa.bindparam("kiosk_id"), CheckInRequest.nonce == sa.bindparam("nonce"))
+_CHECKIN_KIOSK = aliased(Kiosk, name="checkin_kiosk")
+# The registration as an ORM object (the badge services want one); the rest as plain columns.
+_LOAD = (
+    sa.select(Registration, HealthRecord.method, HealthRecord.state, HealthRecord.test_taken_at,
+              HealthRecord.expires_at, CheckIn.at, _CHECKIN_KIOSK.name, _CHECKIN_KIOSK.location)
+    .outerjoin(HealthRecord, HealthRecord.registration_id == Registration.id)
+    .outerjoin(CheckIn, CheckIn.registration_id == Registration.id)
+    .outerjoin(_CHECKIN_KIOSK, _CHECKIN_KIOSK.id == CheckIn.kiosk_id)
+)
+_LOAD_BY_CODE = _LOAD.where(Registration.code_hash == sa.bindparam("digest"))
+_LOAD_BY_ID = _LOAD.where(Registration.id == sa.bindparam("registration_id"))
+_SUPERSEDED = sa.select(SupersededCode.registration_id).where(SupersededCode.code_hash == sa.bindparam("digest"))
+_LOCK_EVENT = sa.select(Event.id).where(Event.id == sa.bindparam("event_id")).with_for_update(key_share=True)
+_SET_BADGE = sa.update(CheckIn).where(CheckIn.id == sa.bindparam("checkin_id")).values(
+    badge_id=sa.bindparam("badge_id"))
+_INSERT_REQUEST = sa.insert(CheckInRequest)
+
+
+@lru_cache(maxsize=2)
+def _insert_checkin(dialect: str):
+    """``INSERT INTO checkins ... ON CONFLICT (registration_id) DO NOTHING RETURNING id``."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(CheckIn).on_conflict_do_nothing(index_elements=["registration_id"]).returning(CheckIn.id)
 
 
 def _stored_answer(kiosk: Kiosk, nonce: str) -> dict | None:
-    return db.session.execute(
-        sa.select(CheckInRequest.response).where(CheckInRequest.kiosk_id == kiosk.id, CheckInRequest.nonce == nonce)
-    ).scalar_one_or_none()
+    return db.session.execute(_STORED_ANSWER, {"kiosk_id": kiosk.id, "nonce": nonce}).scalar_one_or_none()
+
+
+class _Health(NamedTuple):
+    """The columns of a health record that the clearance policy reads."""
+
+    method: str
+    state: str
+    test_taken_at: datetime | None
+    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
 class _Loaded:
     registration: Registration
-    health: HealthRecord | None
-    checkin: CheckIn | None
-    checkin_kiosk: Kiosk | None
+    health: _Health | None
+    checked_in: dict | None  # when and where, if already checked in
 
 
-def _load(condition) -> _Loaded | None:
-    """A registration with its health record and any check-in, in one round trip."""
-    where_kiosk = aliased(Kiosk)
-    row = db.session.execute(
-        sa.select(Registration, HealthRecord, CheckIn, where_kiosk)
-        .outerjoin(HealthRecord, HealthRecord.registration_id == Registration.id)
-        .outerjoin(CheckIn, CheckIn.registration_id == Registration.id)
-        .outerjoin(where_kiosk, where_kiosk.id == CheckIn.kiosk_id)
-        .where(condition)
-    ).first()
-    return _Loaded(*row) if row is not None else None
+def _load(statement, params: dict) -> _Loaded | None:
+    """A registration with its health record and any check-in (and where), in one round trip."""
+    row = db.session.execute(statement, params).first()
+    if row is None:
+        return None
+    registration, method, state, taken, expires, at, kiosk_name, location = row
+    return _Loaded(registration, _Health(method, state, taken, expires) if method is not None else None,
+                   {"at": _iso(at), "kiosk": kiosk_name, "location": location or ""} if at is not None else None)
 
 
 def _by_code(event: Event, raw: object) -> _Loaded:
@@ -163,11 +190,9 @@ def _by_code(event: Event, raw: object) -> _Loaded:
     if parsed.kind != "registration":
         raise LanyardError("wrong_code_kind", f"expected a registration code, got a {parsed.kind} code")
     digest = parsed.digest
-    loaded = _load(Registration.code_hash == digest)
+    loaded = _load(_LOAD_BY_CODE, {"digest": digest})
     if loaded is None or not digests_match(loaded.registration.code_hash, digest):
-        old = db.session.execute(
-            sa.select(SupersededCode.registration_id).where(SupersededCode.code_hash == digest)
-        ).first()
+        old = db.session.execute(_SUPERSEDED, {"digest": digest}).first()
         raise LanyardError("code_superseded" if old is not None else "code_unknown")
     if loaded.registration.event_id != event.id:
         raise LanyardError("wrong_event")
@@ -202,7 +227,7 @@ def _selected_id(selection: object, *, kiosk: Kiosk, settings: Settings) -> int:
 
 
 def _by_selection(event: Event, selection: object, *, kiosk: Kiosk, settings: Settings) -> _Loaded:
-    loaded = _load(Registration.id == _selected_id(selection, kiosk=kiosk, settings=settings))
+    loaded = _load(_LOAD_BY_ID, {"registration_id": _selected_id(selection, kiosk=kiosk, settings=settings)})
     if loaded is None or loaded.registration.event_id != event.id:
         raise LanyardError("selection_invalid")
     return loaded
@@ -223,9 +248,8 @@ def _desk_case(event: Event, registration: Registration, reason: str, kiosk: Kio
 def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings: Settings, now: datetime) -> dict:
     registration = loaded.registration
     attendee = _attendee(registration, settings)
-    if loaded.checkin is not None:
-        return _answer("already_checked_in", "already_checked_in", attendee=attendee,
-                       checked_in=_checked_in_dict(loaded.checkin, loaded.checkin_kiosk))
+    if loaded.checked_in is not None:
+        return _answer("already_checked_in", "already_checked_in", attendee=attendee, checked_in=loaded.checked_in)
     reason = None
     if registration.is_cancelled:
         reason = "registration_cancelled"
@@ -240,24 +264,23 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
                        go_to="health_desk" if reason.startswith("health_") else "registration_desk")
 
     # The decision itself: the database lets exactly one request insert the check-in row.
+    dialect = db.session.get_bind().dialect.name
     checkin_id = db.session.execute(
-        _insert_for(CheckIn)
-        .values(event_id=event.id, registration_id=registration.id, kiosk_id=kiosk.id, nonce=nonce, at=now)
-        .on_conflict_do_nothing(index_elements=["registration_id"])
-        .returning(CheckIn.id)
+        _insert_checkin(dialect),
+        {"event_id": event.id, "registration_id": registration.id, "kiosk_id": kiosk.id, "nonce": nonce, "at": now},
     ).scalar_one_or_none()
     if checkin_id is None:  # a concurrent request checked this person in first
-        won = _load(Registration.id == registration.id)
-        return _answer("already_checked_in", "already_checked_in", attendee=attendee,
-                       checked_in=_checked_in_dict(won.checkin, won.checkin_kiosk))
+        won = _load(_LOAD_BY_ID, {"registration_id": registration.id})
+        return _answer("already_checked_in", "already_checked_in", attendee=attendee, checked_in=won.checked_in)
     # Badge serials are max + 1 per event: take the event row's lock so concurrent check-ins queue
     # for the few statements that follow instead of failing on the serial's unique constraint.
     # FOR NO KEY UPDATE (key_share): the plain FOR UPDATE would conflict with the KEY SHARE locks
     # that every insert referencing the event takes, and two check-ins would deadlock.
-    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update(key_share=True))
+    if dialect == "postgresql":  # SQLite has one writer at a time already: nothing to lock
+        db.session.execute(_LOCK_EVENT, {"event_id": event.id})
     job = issue_badge(registration, printer_name=kiosk.printer_name, settings=settings,
                       actor=Actor.for_kiosk(kiosk), reason="check-in")
-    db.session.execute(sa.update(CheckIn).where(CheckIn.id == checkin_id).values(badge_id=job.badge_id))
+    db.session.execute(_SET_BADGE, {"checkin_id": checkin_id, "badge_id": job.badge_id})
     return _answer("checked_in", None, attendee=attendee, print_job=print_job_dict(job),
                    checked_in={"at": _iso(now), "kiosk": kiosk.name, "location": kiosk.location})
 
@@ -284,7 +307,7 @@ def check_in(event: Event, *, code: object = None, registration: Registration | 
     now = now or utcnow()
     try:
         if registration is not None:
-            loaded = _load(Registration.id == registration.id)
+            loaded = _load(_LOAD_BY_ID, {"registration_id": registration.id})
             if loaded is None or loaded.registration.event_id != event.id:
                 raise LanyardError("wrong_event")
         elif selection is not None:
@@ -297,7 +320,7 @@ def check_in(event: Event, *, code: object = None, registration: Registration | 
         response = _decide(event, loaded, kiosk=kiosk, nonce=nonce, settings=settings, now=now)
     # A plain insert: a concurrent request with the same nonce that got here first makes this fail
     # (IntegrityError), the caller rolls back everything this request did and asks again.
-    db.session.execute(sa.insert(CheckInRequest).values(kiosk_id=kiosk.id, nonce=nonce, response=response, at=now))
+    db.session.execute(_INSERT_REQUEST, {"kiosk_id": kiosk.id, "nonce": nonce, "response": response, "at": now})
     return CheckInOutcome(response["result"], response["reason"], response)
 
 

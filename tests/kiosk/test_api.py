@@ -126,7 +126,9 @@ def test_a_held_job_asks_for_attention(api, make_registration):
 
 
 def test_preview_png_has_no_real_qr(api, make_registration):
-    pytest.importorskip("printers")
+    printers = pytest.importorskip("printers")
+    if not hasattr(printers, "badge_png"):
+        pytest.skip("printers/ (the badge library) has not landed yet")
     from tests.helpers import decode_qr
 
     job = api.check_in(make_registration()[0].code).get_json()["print_job"]
