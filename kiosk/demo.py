@@ -13,6 +13,7 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 from registration.audit import Actor
 from registration.checkin.models import Kiosk
@@ -110,6 +111,7 @@ def demo_command(host, port, attendees):
     stop = threading.Event()
     start_worker_thread(current_app._get_current_object(), stop=stop)
     try:
-        current_app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        # Not app.run(): Flask ignores it inside a `flask`/`lanyard` CLI command.
+        run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
     finally:
         stop.set()
