@@ -1,8 +1,172 @@
-"""Kiosk pages."""
+"""Kiosk pages: the touch-screen check-in page, device enrolment and the out-of-service page.
 
-from flask import Blueprint, render_template
+The page itself is static HTML plus ``kiosk/static/kiosk.js``; the CSP forbids inline scripts, so
+everything the script needs (API addresses, time-outs, every message in every language) is
+rendered into data attributes and a JSON data block here.
+"""
 
-bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
+from flask_babel import force_locale, gettext as _
+from flask_login import logout_user
+
+from registration.errors import LanyardError
+from registration.extensions import db
+
+from .services import enrol_kiosk
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", static_folder="static")
+
+#: Time-outs of the page in seconds; a test or a site can override them in ``app.config``.
+TIMEOUT_DEFAULTS = {
+    "KIOSK_IDLE_SECONDS": 30,  # no touch or key for this long: ask "Still there?"
+    "KIOSK_WARNING_SECONDS": 10,  # the "Still there?" countdown, then the screen clears
+    "KIOSK_DONE_SECONDS": 8,  # "take your badge" stays this long before the start screen returns
+    "KIOSK_POLL_MS": 400,  # how often the print job's state is asked for
+}
+
+
+def _messages() -> dict[str, str]:
+    """Every string the script shows, in the current locale; ``{name}``-style fields are filled by the script."""
+    return {
+        # start
+        "title": _("Welcome"),
+        "scan_prompt": _("Scan the QR code from your confirmation email"),
+        "scan_hint": _("Hold your phone or printout under the scanner."),
+        "find_by_name": _("Find me by name"),
+        "use_camera": _("Use the camera"),
+        "camera_prompt": _("Hold the QR code up to the camera"),
+        "camera_failed": _("The camera is not available. Please use the scanner or find yourself by name."),
+        "language": _("Language"),
+        "working": _("One moment…"),
+        # check-in
+        "welcome_name": _("Welcome, {name}"),
+        "pass": _("Your pass"),
+        "preview_alt": _("Preview of your badge"),
+        "printing": _("Your badge is printing at this kiosk"),
+        "state_queued": _("Waiting for the printer…"),
+        "state_sending": _("Printing…"),
+        "state_printed": _("Printed"),
+        "state_held": _("Waiting — the printer is not ready"),
+        "printed": _("Printed — take your badge"),
+        "printed_hint": _("Enjoy the conference!"),
+        "printed_elsewhere": _("Your badge was printed on printer {printer}. Please collect it at the registration desk."),
+        "attention": _("This kiosk's printer needs attention — please use {kiosk} or the registration desk."),
+        "attention_desk": _("This kiosk's printer needs attention — please go to the registration desk."),
+        "kiosk_at": _("kiosk {kiosk} ({location})"),
+        "print_failed": _("Your badge could not be printed here. The registration desk will print it for you."),
+        "print_unsure": _("We are not sure your badge printed. Please go to the registration desk; "
+                          "they will check and give you your badge."),
+        "desk_case": _("The desk already knows: your case number is {id}."),
+        # needs desk
+        "go_health_desk": _("Please go to the health verification desk"),
+        "go_registration_desk": _("Please go to the registration desk"),
+        "health_missing": _("We have no vaccination record or test result for you yet. The health verification "
+                            "desk can check your proof, and on-site testing is available there."),
+        "health_unverified": _("Your vaccination or test proof has not been checked yet. Please show it at the "
+                               "health verification desk."),
+        "health_expired": _("Your negative test is too old for today. On-site testing is available at the health "
+                            "verification desk."),
+        "health_rejected": _("Your health proof could not be accepted. Please see the health verification desk."),
+        "health_purged": _("Your health record is no longer on file. Please see the health verification desk."),
+        "registration_cancelled": _("This registration was cancelled. The registration desk can help."),
+        "no_badge": _("No badge was printed."),
+        # invalid
+        "invalid_title": _("We could not use this code"),
+        "code_malformed": _("This is not a check-in code. Please scan the QR code from your confirmation email."),
+        "code_unknown": _("We could not find this code. Please scan the QR code from your confirmation email, "
+                          "or find yourself by name."),
+        "code_superseded": _("This code was replaced by a newer one. Please use your most recent confirmation "
+                             "email, or find yourself by name."),
+        "wrong_code_kind": _("This is a badge code. Please scan the QR code from your confirmation email instead."),
+        "wrong_event": _("This code is for a different event. The registration desk can help."),
+        "selection_invalid": _("That choice has expired. Please search for your name again."),
+        "invalid_other": _("Something is wrong with this code. The registration desk can help."),
+        # already checked in
+        "already_title": _("You already have your badge"),
+        "already_when": _("Your badge was printed on {when} at {where}."),
+        "already_reprint": _("Lost it? The registration desk can print a new one."),
+        "elsewhere": _("the registration desk"),
+        # find me by name
+        "lookup_title": _("Find me by name"),
+        "last_name": _("Last name"),
+        "second_factor": _("First 3 letters of your email address"),
+        "search": _("Search"),
+        "back": _("Back"),
+        "start_over": _("Start over"),
+        "done": _("Done"),
+        "keyboard": _("On-screen keyboard"),
+        "key_space": _("Space"),
+        "key_backspace": _("Delete"),
+        "key_clear": _("Clear"),
+        "lookup_need_both": _("Please enter your last name and the first 3 letters of your email address."),
+        "results_title": _("Is this you?"),
+        "results_hint": _("Choose your name to check in."),
+        "no_match": _("We could not find you. Check the spelling and the first letters of your email, "
+                      "or go to the registration desk."),
+        "rate_limited": _("Too many attempts. Please wait a moment and try again."),
+        "not_me": _("None of these — search again"),
+        # idle, errors, service
+        "idle_title": _("Still there?"),
+        "idle_countdown": _("The screen clears in {seconds} seconds."),
+        "still_here": _("I'm still here"),
+        "error": _("Something went wrong. Please try again, or go to the registration desk."),
+        "out_of_service": _("Out of service"),
+        "out_of_service_hint": _("This kiosk is closed. Please use another kiosk or the registration desk."),
+    }
+
+
+def _all_messages() -> dict[str, dict[str, str]]:
+    """The script's strings in every configured language, so the language toggle needs no reload."""
+    messages = {}
+    for language in g.settings.languages:
+        with force_locale(language):
+            messages[language] = _messages()
+    return messages
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _timeouts() -> dict[str, int]:
+    return {key: int(current_app.config.get(key, default)) for key, default in TIMEOUT_DEFAULTS.items()}
+
+
+@bp.route("/")
+def index():
+    """The check-in page of the kiosk this browser is bound to (the policy sends others to ``unenrolled``)."""
+    kiosk = g.kiosk
+    if not kiosk.enabled:
+        with force_locale(kiosk.language):
+            page = render_template("kiosk/out_of_service.html", kiosk=kiosk, language=kiosk.language)
+        return _no_store(current_app.make_response((page, 503)))
+    settings = g.settings
+    pass_labels = {rtype.label: {"en": rtype.label, "es": rtype.label_es or rtype.label}
+                   for rtype in settings.registration_types.values()}
+    with force_locale(kiosk.language):
+        page = render_template(
+            "kiosk/index.html", kiosk=kiosk, timeouts=_timeouts(), messages=_all_messages(),
+            pass_labels=pass_labels, language=kiosk.language,
+        )
+    return _no_store(current_app.make_response(page))
+
+
+@bp.route("/enrol/<code>")
+def enrol(code: str):
+    """Bind this browser to the kiosk of a one-time enrolment code, then open the kiosk page."""
+    try:
+        kiosk = enrol_kiosk(code)
+        db.session.commit()
+    except LanyardError:
+        db.session.rollback()
+        return _no_store(current_app.make_response((render_template("kiosk/enrol_invalid.html"), 404)))
+    logout_user()  # a browser is either a kiosk or a staff desk, not both
+    session["kiosk"] = {"id": kiosk.id, "generation": kiosk.generation}
+    session.permanent = True
+    return _no_store(redirect(url_for("kiosk.index")))
 
 
 @bp.route("/not-enrolled")
