@@ -111,7 +111,8 @@ class DeskCase(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
-    registration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("registrations.id"))
+    # Indexed: a kiosk looks for an open case of the same person before opening another.
+    registration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("registrations.id"), index=True)
     kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id"))
     print_job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("print_jobs.id"))
     reason: Mapped[str] = mapped_column(sa.String(32))  # an error code from registration.errors.CODES

@@ -70,7 +70,6 @@ def test_nasty_codes_are_invalid_never_an_error(api, code):
     {"code": 123, "nonce": uuid.uuid4().hex}, {"code": ["R1"], "nonce": uuid.uuid4().hex},
     {"code": {"$gt": ""}, "nonce": uuid.uuid4().hex}, {"code": None, "nonce": uuid.uuid4().hex},
     {"code": "R1", "selection": "x", "nonce": uuid.uuid4().hex}, {"selection": 5, "nonce": uuid.uuid4().hex},
-    {"code": "R1", "nonce": 12345678}, {"code": "R1", "nonce": None},
 ])
 def test_malformed_bodies_are_400_bad_request(api, body):
     raw = body if isinstance(body, str) else json.dumps(body)
@@ -79,7 +78,7 @@ def test_malformed_bodies_are_400_bad_request(api, body):
 
 
 @pytest.mark.parametrize("nonce", ["", "short", "x" * 65, "has space!", "semi;colon", "é" * 10, "abcdefgh\n",
-                                   "' OR 1=1 --"])
+                                   "' OR 1=1 --", 12345678, None, ["abcdefgh"], {"n": "abcdefgh"}, 1.5e10, True])
 def test_bad_nonces_are_400_nonce_invalid(api, make_registration, nonce):
     response = api.post("/api/v1/checkins", json={"code": make_registration()[0].code, "nonce": nonce})
     assert_api_error(response, 400, "nonce_invalid")
