@@ -1,0 +1,418 @@
+"""Badge layout: a BadgeData record becomes a pure black-and-white image at the printer's width in dots.
+
+Every size is given for a 576-dot (203 dpi, 72 mm printable) head and scaled by ``width / 576``, so a 512-dot
+(180 dpi) printer gets the same badge in millimetres.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import qrcode
+from PIL import Image, ImageDraw, ImageFont, features
+
+BASE_WIDTH = 576
+#: About 100 mm of paper at 8 dots per mm (203 dpi); scaled with the width.
+BASE_HEIGHT = 800
+MARGIN = 16
+REPLACEMENT = "\ufffd"
+ELLIPSIS = "\u2026"
+#: A code point no font maps: its rendering is the font's .notdef glyph ("tofu").
+_NOT_A_CHARACTER = "\uffff"
+
+
+@dataclass(frozen=True)
+class BadgeData:
+    """What is printed on one badge (plain values: no database objects)."""
+
+    badge_name: str
+    band_text: str
+    event_name: str
+    code: str = ""  # "" = on-screen preview: an outlined placeholder instead of the QR
+    title: str = ""
+    organization: str = ""
+    band_color: str = "#000000"  # kept for colour previews; a thermal head prints black only
+    serial: str = ""
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """A rendered badge: the image, the characters the font could not draw, and where each text landed."""
+
+    image: Image.Image
+    missing_glyphs: tuple[str, ...] = ()
+    #: field name -> (left, top, right, bottom) of the ink actually drawn, in dots.
+    text_boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+
+
+# -- fonts ------------------------------------------------------------------------------------------------------
+
+_FONT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}
+# Raqm shapes scripts that need it (Arabic, Indic, combining marks); the basic engine is the fallback.
+_LAYOUT = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC
+_font_lock = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def _font_bytes(bold: bool) -> bytes:
+    """The bundled font file (read once; never a font of the machine)."""
+    return resources.files("printers").joinpath("fonts").joinpath(_FONT_FILES[bold]).read_bytes()
+
+
+@lru_cache(maxsize=512)
+def _font(bold: bool, size: int) -> ImageFont.FreeTypeFont:
+    """The bundled font at ``size`` px (loading costs ~70 us, so every size is kept)."""
+    with _font_lock:
+        return ImageFont.truetype(io.BytesIO(_font_bytes(bold)), size, layout_engine=_LAYOUT)
+
+
+@lru_cache(maxsize=2)
+def _notdef_mask(bold: bool) -> bytes:
+    return _glyph_mask(bold, _NOT_A_CHARACTER)
+
+
+def _glyph_mask(bold: bool, char: str) -> bytes:
+    font = _font(bold, 24)
+    box = font.getbbox(char)
+    image = Image.new("1", (max(box[2], 1) + 2, 40), 0)
+    ImageDraw.Draw(image).text((1, 1), char, font=font, fill=1)
+    return image.tobytes() + repr(box).encode()
+
+
+@lru_cache(maxsize=8192)
+def has_glyph(char: str, bold: bool = False) -> bool:
+    """True if the bundled font draws ``char`` (rather than its .notdef box)."""
+    if char.isspace():
+        return True
+    return _glyph_mask(bold, char) != _notdef_mask(bold)
+
+
+# -- text clean-up ------------------------------------------------------------------------------------------------
+
+_DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
+
+
+def clean_text(text: str) -> str:
+    """NFC, control/format characters dropped, variation selectors dropped, whitespace collapsed."""
+    text = unicodedata.normalize("NFC", text or "")
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category in ("Zl", "Zp") or char in "\t\n\r\v\f":
+            kept.append(" ")
+        elif category in _DROP_CATEGORIES or "\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef":
+            continue
+        else:
+            kept.append(char)
+    return " ".join("".join(kept).split())
+
+
+def _visible(text: str, bold: bool, missing: list[str]) -> str:
+    """``text`` with every character the font cannot draw replaced by a visible mark (and recorded)."""
+    out = []
+    for char in text:
+        if has_glyph(char, bold):
+            out.append(char)
+        else:
+            if char not in missing:
+                missing.append(char)
+            out.append(REPLACEMENT)
+    return "".join(out)
+
+
+# -- fitting text into a box --------------------------------------------------------------------------------------
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """Lines of text at one font size, with each line's origin (anchor "la") and the union of their ink."""
+
+    font: ImageFont.FreeTypeFont
+    lines: tuple[str, ...]
+    origins: tuple[tuple[int, int], ...]
+    box: Box
+
+
+@lru_cache(maxsize=65536)
+def _ink(bold: bool, size: int, text: str) -> Box:
+    """Ink box of ``text`` drawn at (0, 0) with anchor "la" (cached: names repeat across sizes and badges)."""
+    return _font(bold, size).getbbox(text, anchor="la")
+
+
+def _place(lines: tuple[str, ...], region: Box, bold: bool, size: int) -> _Placed | None:
+    """Centre ``lines`` in ``region`` at ``size``; None when the ink would leave the region."""
+    x0, y0, x1, y1 = region
+    font = _font(bold, size)
+    ascent, descent = font.getmetrics()
+    line_height = ascent + descent
+    top = y0 + (y1 - y0 - line_height * len(lines)) // 2
+    origins, boxes = [], []
+    for i, line in enumerate(lines):
+        left, upper, right, lower = _ink(bold, size, line)
+        if right - left > x1 - x0:
+            return None
+        x = x0 + (x1 - x0 - (right - left)) // 2 - left
+        y = top + i * line_height
+        origins.append((x, y))
+        boxes.append((x + left, y + upper, x + right, y + lower))
+    box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+    if box[3] - box[1] > y1 - y0:
+        return None
+    # Tall accents (e.g. a ring over a capital) may rise above the ascent line: shift the block back inside.
+    shift = max(0, y0 - box[1]) - max(0, box[3] - y1)
+    if shift:
+        origins = [(x, y + shift) for x, y in origins]
+        box = (box[0], box[1] + shift, box[2], box[3] + shift)
+    return _Placed(font, tuple(lines), tuple(origins), box)
+
+
+def _largest(candidates, region: Box, bold: bool, sizes: tuple[int, int]) -> _Placed | None:
+    """The largest size in ``sizes`` (max, min) at which the best of ``candidates`` fits (binary search)."""
+    high, low = sizes
+    best = None
+    while low <= high:
+        size = (low + high) // 2
+        placed = None
+        for lines in candidates(size):
+            placed = _place(lines, region, bold, size)
+            if placed is not None:
+                break
+        if placed is not None:
+            best, low = placed, size + 1
+        else:
+            high = size - 1
+    return best
+
+
+def _width(bold: bool, size: int, text: str) -> int:
+    left, _, right, _ = _ink(bold, size, text)
+    return right - left
+
+
+def _balanced_splits(words: list[str], bold: bool, size: int) -> list[tuple[str, str]]:
+    """Every two-line split of ``words``, most balanced first."""
+    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    return sorted(splits, key=lambda s: max(_width(bold, size, s[0]), _width(bold, size, s[1])))
+
+
+def _prefix_that_fits(text: str, width: int, bold: bool, size: int, suffix: str = "") -> int:
+    """The most characters of ``text`` that fit in ``width`` with ``suffix`` after them (binary search)."""
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _width(bold, size, text[:mid].rstrip() + suffix) <= width:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _ellipsized(text: str, width: int, bold: bool, size: int) -> str:
+    """``text`` cut to fit ``width`` with an ellipsis (the last resort)."""
+    if _width(bold, size, text) <= width:
+        return text
+    return text[:_prefix_that_fits(text, width, bold, size, ELLIPSIS)].rstrip() + ELLIPSIS
+
+
+def fit_text(text: str, region: Box, *, bold: bool, one_line: tuple[int, int],
+             two_lines: tuple[int, int] | None = None) -> _Placed | None:
+    """Lay ``text`` out in ``region``: one line shrinking to its minimum, then two lines, then an ellipsis."""
+    if not text:
+        return None
+    placed = _largest(lambda size: [(text,)], region, bold, one_line)
+    if placed is not None:
+        return placed
+    words = text.split(" ")
+    if two_lines is not None and len(words) > 1:
+        placed = _largest(lambda size: _balanced_splits(words, bold, size), region, bold, two_lines)
+        if placed is not None:
+            return placed
+    # Last resort, at the smallest size: break where the first line is full (at a space when there is one),
+    # and end the second line with an ellipsis if it still does not fit.
+    width = region[2] - region[0]
+    if two_lines is None:
+        size = one_line[1]
+        return _place((_ellipsized(text, width, bold, size),), region, bold, size)
+    size = two_lines[1]
+    cut = max(_prefix_that_fits(text, width, bold, size), 1)
+    space = text.rfind(" ", 0, cut + 1)
+    if space > 0:
+        cut = space
+    first, rest = text[:cut].rstrip(), text[cut:].strip()
+    lines = (first, _ellipsized(rest, width, bold, size)) if rest else (first,)
+    return _place(lines, region, bold, size)
+
+
+# -- QR -------------------------------------------------------------------------------------------------------------
+
+QR_QUIET_MODULES = 4
+
+
+def qr_matrix(code: str) -> list[list[bool]]:
+    """The QR modules of ``code`` with a 4-module quiet zone (upper-case keeps it in alphanumeric mode)."""
+    qr = qrcode.QRCode(version=None, error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=1,
+                       border=QR_QUIET_MODULES)
+    qr.add_data(code.upper())
+    qr.make(fit=True)
+    return qr.get_matrix()
+
+
+def _qr_image(matrix: list[list[bool]], module: int) -> Image.Image:
+    """A QR matrix as a mode "1" image, ``module`` dots per module (quiet zone included)."""
+    n = len(matrix)
+    # Mode "1" from bytes: 8 modules per byte, bit 1 = white.
+    row_bytes = (n + 7) // 8
+    data = bytearray()
+    for row in matrix:
+        bits = 0
+        for dark in row:
+            bits = bits << 1 | (0 if dark else 1)
+        bits <<= row_bytes * 8 - n
+        data += bits.to_bytes(row_bytes, "big")
+    small = Image.frombytes("1", (row_bytes * 8, n), bytes(data)).crop((0, 0, n, n))
+    return small.resize((n * module, n * module), Image.Resampling.NEAREST)
+
+
+# -- layout -------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Layout:
+    """Regions and font sizes of a badge at one printer width."""
+
+    width: int
+    height: int
+    margin: int
+    band: Box
+    band_text: Box
+    name: Box
+    title: Box
+    organization: Box
+    event: Box
+    serial: Box
+    qr: Box
+    module: int
+    sizes: dict
+
+
+#: Modules of a version 2 QR plus its quiet zone: what a badge code needs; the placeholder is drawn this size.
+_QR_MODULES = 25 + 2 * QR_QUIET_MODULES
+
+
+@lru_cache(maxsize=16)
+def layout_for(width: int) -> _Layout:
+    """The badge layout for a head ``width`` dots wide (cached: computed once per printer model)."""
+    if width < 200:
+        raise ValueError(f"badge width {width} is too narrow (at least 200 dots)")
+
+    def s(value: float) -> int:
+        return max(1, round(value * width / BASE_WIDTH))
+
+    m = s(MARGIN)
+    height = s(BASE_HEIGHT)
+    right = width - m
+    band = (m, m, right, m + s(100))
+    band_text = (band[0] + s(14), band[1] + s(6), band[2] - s(14), band[3] - s(6))
+    name = (m, band[3] + s(24), right, band[3] + s(264))
+    title = (m, name[3] + s(10), right, name[3] + s(74))
+    organization = (m, title[3] + s(4), right, title[3] + s(68))
+    module = max(2, round(6 * width / BASE_WIDTH))
+    qr_side = _QR_MODULES * module
+    qr = (right - qr_side, height - m - qr_side, right, height - m)
+    column = (m, qr[1], qr[0] - s(16), qr[3])
+    event = (column[0], column[1] + s(10), column[2], column[1] + s(100))
+    serial = (column[0], column[3] - s(40), column[2], column[3])
+    sizes = {
+        "band": ((s(48), s(22)), (s(34), s(18))),
+        "name": ((s(120), s(60)), (s(84), s(44))),
+        "title": ((s(38), s(24)), (s(26), s(20))),
+        "organization": ((s(38), s(24)), (s(26), s(20))),
+        "event": ((s(32), s(22)), (s(30), s(18))),
+        "serial": ((s(26), s(16)), None),
+    }
+    return _Layout(width, height, m, band, band_text, name, title, organization, event, serial, qr, module, sizes)
+
+
+def _draw_placed(draw: ImageDraw.ImageDraw, placed: _Placed, fill: int) -> None:
+    for line, origin in zip(placed.lines, placed.origins):
+        draw.text(origin, line, font=placed.font, fill=fill, anchor="la")
+
+
+def _placeholder(draw: ImageDraw.ImageDraw, box: Box, module: int) -> None:
+    """An outlined box where the QR will be, with a visible "QR" label: never a scannable code on screen."""
+    x0, y0, x1, y1 = box
+    inset = module * 2
+    frame = (x0 + inset, y0 + inset, x1 - inset - 1, y1 - inset - 1)
+    draw.rectangle(frame, outline=0, width=max(2, module // 2))
+    draw.line((frame[0], frame[1], frame[2], frame[3]), fill=0, width=1)
+    draw.line((frame[0], frame[3], frame[2], frame[1]), fill=0, width=1)
+    font = _font(True, max(12, module * 5))
+    label = "QR"
+    left, top, right, bottom = font.getbbox(label, anchor="la")
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    pad = module
+    draw.rectangle((cx - (right - left) // 2 - pad, cy - (bottom - top) // 2 - pad,
+                    cx + (right - left) // 2 + pad, cy + (bottom - top) // 2 + pad), fill=1)
+    draw.text((cx - (right - left) // 2 - left, cy - (bottom - top) // 2 - top), label, font=font, fill=0,
+              anchor="la")
+
+
+def render_badge(data: BadgeData, *, width: int = BASE_WIDTH) -> RenderResult:
+    """Render ``data`` as a mode "1" badge ``width`` dots wide (about 100 mm long)."""
+    layout = layout_for(width)
+    image = Image.new("1", (layout.width, layout.height), 1)
+    draw = ImageDraw.Draw(image)
+    missing: list[str] = []
+    boxes: dict[str, Box] = {}
+
+    # Band: a solid block with the pass's text in white, so a guest pass is told apart at a glance.
+    draw.rectangle((layout.band[0], layout.band[1], layout.band[2] - 1, layout.band[3] - 1), fill=0)
+    boxes["band"] = layout.band
+    fields = (
+        ("band_text", data.band_text, layout.band_text, True, "band", 1),
+        ("badge_name", data.badge_name, layout.name, True, "name", 0),
+        ("title", data.title, layout.title, False, "title", 0),
+        ("organization", data.organization, layout.organization, True, "organization", 0),
+        ("event_name", data.event_name, layout.event, True, "event", 0),
+        ("serial", data.serial, layout.serial, False, "serial", 0),
+    )
+    for key, raw, region, bold, sizes, fill in fields:
+        text = _visible(clean_text(raw), bold, missing)
+        one_line, two_lines = layout.sizes[sizes]
+        placed = fit_text(text, region, bold=bold, one_line=one_line, two_lines=two_lines)
+        if placed is not None:
+            _draw_placed(draw, placed, fill)
+            boxes[key] = placed.box
+
+    code = clean_text(data.code)
+    if code:
+        matrix = qr_matrix(code)
+        # A longer code than a badge code needs more modules: smaller modules keep it inside its box.
+        module = max(1, min(layout.module, (layout.qr[2] - layout.qr[0]) // len(matrix)))
+        qr = _qr_image(matrix, module)
+        x1, y1 = layout.qr[2], layout.qr[3]
+        box = (x1 - qr.width, y1 - qr.height, x1, y1)
+        image.paste(qr, box[:2])
+    else:
+        box = layout.qr
+        _placeholder(draw, box, layout.module)
+    boxes["qr"] = box
+    return RenderResult(image=image, missing_glyphs=tuple(missing), text_boxes=boxes)
+
+
+def badge_png(data: BadgeData, *, width: int = BASE_WIDTH) -> bytes:
+    """The badge of ``data`` as PNG bytes (same layout as printed)."""
+    return image_png(render_badge(data, width=width).image)
+
+
+def image_png(image: Image.Image) -> bytes:
+    """A badge image as PNG bytes (1 bit per pixel)."""
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
