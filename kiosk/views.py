@@ -54,7 +54,6 @@ def _messages() -> dict[str, str]:
         "printed_elsewhere": _("Your badge was printed on printer {printer}. Please collect it at the registration desk."),
         "attention": _("This kiosk's printer needs attention — please use {kiosk} or the registration desk."),
         "attention_desk": _("This kiosk's printer needs attention — please go to the registration desk."),
-        "kiosk_at": _("kiosk {kiosk} ({location})"),
         "print_failed": _("Your badge could not be printed here. The registration desk will print it for you."),
         "print_unsure": _("We are not sure your badge printed. Please go to the registration desk; "
                           "they will check and give you your badge."),

@@ -335,9 +335,7 @@
     } else if (job.attention) {
       status.classList.add("is-alert");
       var other = job.alternative;
-      headline.textContent = other
-        ? t("attention", { kiosk: other.location ? t("kiosk_at", { kiosk: other.kiosk, location: other.location }) : other.kiosk })
-        : t("attention_desk");
+      headline.textContent = other ? t("attention", { kiosk: kioskAt(other.kiosk, other.location) }) : t("attention_desk");
       state.textContent = stateText(job.state);
     } else {
       headline.textContent = t("printing");
@@ -368,6 +366,10 @@
     announce(t("invalid_title") + ". " + $("invalid-message").textContent);
   }
 
+  function kioskAt(kiosk, location) {
+    return location ? kiosk + " (" + location + ")" : kiosk;
+  }
+
   function formatWhen(iso) {
     var at = new Date(iso);
     if (isNaN(at.getTime())) return iso;
@@ -381,10 +383,7 @@
 
   function showAlready(answer) {
     var where = answer.checked_in && answer.checked_in.kiosk
-      ? (answer.checked_in.location
-        ? t("kiosk_at", { kiosk: answer.checked_in.kiosk, location: answer.checked_in.location })
-        : answer.checked_in.kiosk)
-      : t("elsewhere");
+      ? kioskAt(answer.checked_in.kiosk, answer.checked_in.location) : t("elsewhere");
     $("already-name").textContent = answer.attendee ? t("welcome_name", { name: answer.attendee.badge_name }) : "";
     $("already-when").textContent = answer.checked_in
       ? t("already_when", { when: formatWhen(answer.checked_in.at), where: where }) : "";

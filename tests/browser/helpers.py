@@ -1,0 +1,48 @@
+"""Helpers for the browser tests: scanning, screens, axe-core and database counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from registration.extensions import db
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def scan(page, code: str) -> None:
+    """Type a code as a keyboard-wedge scanner does: keystrokes then Enter, no field focused."""
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+
+
+def screen(page, name: str):
+    """The section of screen ``name``."""
+    return page.locator(f'[data-screen="{name}"]')
+
+
+def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
+    """Run axe-core in the page; the violations of the given impacts (id, impact, help, offending nodes)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        # Evaluated through the DevTools protocol: the page's CSP (no inline scripts) stays on.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                           nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+        }"""
+    )
+    return [v for v in result if v["impact"] in impacts]
+
+
+def count(model, **where) -> int:
+    """Rows of ``model`` matching ``where``."""
+    return db.session.execute(sa.select(sa.func.count()).select_from(model).filter_by(**where)).scalar_one()
+
+
+def tap(page, text: str) -> None:
+    """Type ``text`` on the kiosk's on-screen keyboard, one key press (click) per character."""
+    for char in text.upper():
+        page.locator(f'.key[data-key="{char}"]').click()

@@ -1,0 +1,268 @@
+"""The kiosk page in Chromium: scan, print, and every answer a person can get at the kiosk."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import sqlalchemy as sa
+from PIL import ImageChops
+from playwright.sync_api import expect
+
+from registration.checkin.models import CheckIn, DeskCase
+from registration.codes import hash_code, new_code
+from registration.extensions import db
+
+from registration.printing.models import Badge, PrintJob, PrinterState
+from tests.helpers import decode_qr
+
+from .helpers import count, scan, screen
+
+pytestmark = pytest.mark.browser
+
+
+def expected_badge(settings, registration, code: str, serial: int, *, width: int, type_name: str | None = None):
+    """The badge image the printer should have received for ``registration`` with badge ``code``."""
+    from printers import BadgeData, render_badge
+
+    rtype = settings.registration_types[type_name or registration.type_name]
+    data = BadgeData(badge_name=registration.badge_name, band_text=rtype.band_text, event_name=settings.event.name,
+                     code=code, title=registration.title, organization=registration.organization,
+                     band_color=rtype.band_color, serial=f"#{serial:06d}")
+    return render_badge(data, width=width).image
+
+
+def same_image(a, b) -> bool:
+    """Pixel-for-pixel equality of two black-and-white images."""
+    a, b = a.convert("1"), b.convert("1")
+    return a.size == b.size and ImageChops.difference(a.convert("L"), b.convert("L")).getbbox() is None
+
+
+def printed_badge(emulator, registration, settings, fresh):
+    """The one job the emulator received, checked against the registration's Badge row; returns (code, image)."""
+    jobs = emulator.wait_for_jobs(1)
+    assert len(jobs) == 1
+    images = jobs[0].images
+    assert len(images) == 1 and jobs[0].cut
+    codes = decode_qr(images[0])
+    assert len(codes) == 1, codes
+    fresh()
+    badge = db.session.execute(sa.select(Badge).filter_by(registration_id=registration.id)).scalar_one()
+    assert hash_code(codes[0]) == badge.code_hash  # the QR on paper is this person's badge code
+    return codes[0], badge, images[0]
+
+
+def test_a_scanned_full_attendee_gets_exactly_one_full_badge(open_kiosk, make_registration, emulator, settings,
+                                                              fresh):
+    person = make_registration(first_name="Ada", last_name="Lovelace", badge_name="Ada Lovelace",
+                               organization="City of Sacramento")[0]
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(screen(page, "printing")).to_be_visible()
+    expect(page.locator("#welcome-name")).to_have_text("Welcome, Ada Lovelace")
+    expect(page.locator("#pass-label")).to_have_text("Full conference")
+    expect(page.locator("#badge-preview")).to_be_visible()
+    expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    code, badge, image = printed_badge(emulator, person.registration, settings, fresh)
+    assert code.startswith("B1")
+    assert same_image(image, expected_badge(settings, person.registration, code, badge.serial, width=image.width))
+    assert not same_image(image, expected_badge(settings, person.registration, code, badge.serial, width=image.width,
+                                                type_name="guest"))
+    time.sleep(1)  # give a duplicate (there must be none) the time to arrive
+    assert len(emulator.jobs) == 1
+    assert count(PrintJob, badge_id=badge.id) == 1
+
+
+def test_a_guest_gets_the_guest_band(open_kiosk, make_registration, emulator, settings, fresh):
+    host, guest = make_registration(guests=[{"first_name": "Grace", "last_name": "Hopper"}])
+    page, _kiosk = open_kiosk()
+
+    scan(page, guest.code)
+
+    expect(page.locator("#welcome-name")).to_have_text(f"Welcome, {guest.registration.badge_name}")
+    expect(page.locator("#pass-label")).to_have_text("Guest — Expo & receptions")
+    expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    code, badge, image = printed_badge(emulator, guest.registration, settings, fresh)
+    assert same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width))
+    assert not same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width,
+                                                type_name="full"))
+
+
+@pytest.mark.parametrize(
+    ("health", "reason", "message"),
+    [
+        ({"health": None}, "health_missing", "on-site testing is available"),
+        ({"health_state": "attested"}, "health_unverified", "has not been checked yet"),
+    ],
+)
+def test_a_person_who_is_not_cleared_gets_no_badge_and_a_desk_case(open_kiosk, make_registration, emulator,
+                                                                     fresh, health, reason, message):
+    person = make_registration(badge_name="Alan Turing", **health)[0]
+    page, kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(screen(page, "desk")).to_be_visible()
+    expect(page.locator("#desk-title")).to_have_text("Please go to the health verification desk")
+    expect(page.locator("#desk-message")).to_contain_text(message)
+    expect(page.locator("#desk-name")).to_have_text("Welcome, Alan Turing")
+    expect(screen(page, "desk")).to_contain_text("No badge was printed.")
+    fresh()
+    case = db.session.execute(sa.select(DeskCase).filter_by(registration_id=person.registration.id)).scalar_one()
+    assert (case.reason, case.kiosk_id, case.state) == (reason, kiosk.id, "open")
+    expect(page.locator("#desk-case")).to_contain_text(str(case.id))
+    assert count(PrintJob) == 0 and count(CheckIn) == 0
+    time.sleep(0.5)
+    assert emulator.jobs == []
+
+
+def test_a_cancelled_registration_is_sent_to_the_registration_desk(open_kiosk, make_registration):
+    from registration.models import Registration
+
+    person = make_registration()[0]
+    db.session.execute(sa.update(Registration).where(Registration.id == person.registration.id)
+                       .values(status="cancelled"))
+    db.session.commit()
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#desk-title")).to_have_text("Please go to the registration desk")
+    expect(page.locator("#desk-message")).to_have_text("This registration was cancelled. The registration desk can help.")
+
+
+def test_a_second_scan_prints_nothing_and_says_when_and_where(open_kiosk, make_registration, emulator, fresh):
+    person = make_registration(badge_name="Katherine Johnson")[0]
+    page, _kiosk = open_kiosk()
+    scan(page, person.code)
+    expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    emulator.wait_for_jobs(1)
+
+    scan(page, person.code)  # straight away, on the "take your badge" screen
+
+    expect(screen(page, "already")).to_be_visible()
+    expect(page.locator("#already-name")).to_have_text("Welcome, Katherine Johnson")
+    fresh()
+    at = db.session.execute(sa.select(CheckIn.at).filter_by(registration_id=person.registration.id)).scalar_one()
+    local = at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
+    when = page.locator("#already-when")
+    expect(when).to_contain_text("kiosk-a (Lobby A)")
+    expect(when).to_contain_text(f"{local.strftime('%B')} {local.day}")
+    expect(when).to_contain_text(f"{local.hour % 12 or 12}:{local.minute:02d}")
+    expect(screen(page, "already")).to_contain_text("The registration desk can print a new one.")
+    time.sleep(0.5)
+    assert len(emulator.jobs) == 1
+    assert count(PrintJob) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("HELLO-WORLD", "This is not a check-in code."),
+        (new_code("registration"), "We could not find this code."),
+        (new_code("badge"), "This is a badge code."),
+    ],
+    ids=["malformed", "unknown", "badge-code"],
+)
+def test_a_bad_code_gets_a_plain_message(open_kiosk, emulator, code, message):
+    page, _kiosk = open_kiosk()
+
+    scan(page, code)
+
+    expect(screen(page, "invalid")).to_be_visible()
+    expect(page.locator("#invalid-message")).to_contain_text(message)
+    assert emulator.jobs == []
+
+
+def test_a_superseded_code_says_so(open_kiosk, make_registration):
+    from registration.audit import Actor
+    from registration.services import rotate_codes
+
+    person = make_registration()[0]
+    rotate_codes(person.registration, actor=Actor.system("test"))
+    db.session.commit()
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#invalid-message")).to_contain_text("This code was replaced by a newer one.")
+
+
+def test_a_printer_fault_tells_the_attendee_where_to_go(open_kiosk, make_kiosk, make_registration, emulator, fresh):
+    make_kiosk("kiosk-b", printer="kiosk-2", location="Lobby B")
+    db.session.add(PrinterState(name="kiosk-2", online=True, error_code=""))  # the other kiosk's printer is fine
+    db.session.commit()
+    emulator.set_fault("paper_out")
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-headline")).to_have_text(
+        "This kiosk's printer needs attention — please use kiosk-b (Lobby B) or the registration desk.")
+    fresh()
+    assert db.session.execute(sa.select(PrintJob.state)).scalar_one() == "held"
+    assert emulator.jobs == []
+
+
+def test_a_printer_fault_without_another_kiosk_sends_to_the_desk(open_kiosk, make_registration, emulator):
+    emulator.set_fault("cover_open")
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-headline")).to_have_text(
+        "This kiosk's printer needs attention — please go to the registration desk.")
+
+
+def test_a_disabled_kiosk_is_out_of_service(open_kiosk, make_registration, live_server):
+    from kiosk.services import disable_kiosk
+    from registration.audit import Actor
+
+    person = make_registration()[0]
+    page, kiosk = open_kiosk()
+    disable_kiosk(kiosk, actor=Actor.system("test"))
+    db.session.commit()
+
+    scan(page, person.code)  # the page learns it from the API's 403 kiosk_disabled
+
+    expect(screen(page, "out")).to_be_visible()
+    expect(screen(page, "out")).to_contain_text("Out of service")
+    assert count(CheckIn) == 0
+
+    response = page.goto(f"{live_server}/kiosk/")  # and the server says so on the next load
+    assert response.status == 503
+    expect(page.locator("h1")).to_have_text("Out of service")
+
+
+def test_enrolment_links_work_once(context, live_server, make_kiosk, page_problems):
+    _kiosk, enrol_code = make_kiosk()
+    page = context.new_page()
+    page_problems.watch(page)
+
+    page.goto(f"{live_server}/kiosk/")
+    expect(page).to_have_url(re.compile(r"/kiosk/not-enrolled$"))
+    expect(page.locator("h1")).to_have_text("This browser is not a kiosk")
+
+    page.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
+    expect(page).to_have_url(f"{live_server}/kiosk/")
+
+    other = context.browser.new_context()
+    try:
+        second = other.new_page()
+        response = second.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
+        assert response.status == 404
+        expect(second.locator("h1")).to_have_text("This enrolment link does not work")
+    finally:
+        other.close()
+
+
+def test_the_page_is_never_cached(open_kiosk, live_server):
+    page, _kiosk = open_kiosk()
+    response = page.goto(f"{live_server}/kiosk/")
+    assert response.headers["cache-control"] == "no-store"
+    expect(screen(page, "start")).to_be_visible()
