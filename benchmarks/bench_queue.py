@@ -127,14 +127,15 @@ def main(argv=None) -> None:
                   f"{len(people)} registrations):")
             for label, backend, printers, workers in SCENARIOS:
                 received_before = sum(len(e.jobs) for e in emulators)
+                pngs_before = len(list((folder / "badges").glob("*/*.png")))
                 elapsed = run_scenario(app, people, backend=backend, printers=printers, workers=workers,
                                        jobs=args.jobs)
                 if backend == "network":
                     received = sum(len(e.jobs) for e in emulators) - received_before
                     check = f"emulators received {received}"
                 else:
-                    pngs = len(list((folder / "badges").glob("*/*.png")))
-                    check = f"{pngs} PNG files in all"
+                    pngs = len(list((folder / "badges").glob("*/*.png"))) - pngs_before
+                    check = f"{pngs} PNG files written"
                 print(f"  {label:34s} {args.jobs / elapsed:7.1f} jobs/s  ({elapsed * 1000 / args.jobs:6.1f} ms/job; "
                       f"{check})")
             with app.app_context():

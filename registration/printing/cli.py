@@ -66,7 +66,8 @@ def printer_emulator_command(port, host, fault, after_bytes):
     emulator = PrinterEmulator(host=host, port=port)
     if fault:
         emulator.set_fault(fault, after_bytes=after_bytes)
-    click.echo(f"Printer emulator listening on {host}:{port}" + (f" (fault: {fault})" if fault else "")
+    emulator.start()  # binds now, so the message names the real port (--port 0 picks a free one)
+    click.echo(f"Printer emulator listening on {host}:{emulator.port}" + (f" (fault: {fault})" if fault else "")
                + "; Ctrl-C stops it.", err=True)
     try:
         emulator.serve_forever()
