@@ -29,7 +29,8 @@ def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
         page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
     result = page.evaluate(
         """async () => {
-            const r = await axe.run(document, {resultTypes: ['violations']});
+            const r = await axe.run(document, {resultTypes: ['violations'],
+                                              rules: {'color-contrast-enhanced': {enabled: true}}});
             return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
                                            nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
         }"""
