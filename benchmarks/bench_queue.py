@@ -4,16 +4,21 @@ Usage: python benchmarks/bench_queue.py [--db sqlite|postgresql] [--jobs 400] [-
 
 Each scenario queues ``--jobs`` badges, starts the workers (threads of this process, each with its own
 database sessions) and times until every job is printed. The emulators are real TCP ESC/POS printers on
-loopback, so each job pays for a connection, the status query before it, the raster and the status after it.
+loopback, each in a process of its own (as a printer would be): each job pays for a connection, the status
+query before it, the raster and the status query after it. The first line is the same work without the queue
+(render + send in a loop), so the difference is what the queue costs per job.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import signal
+import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,8 +36,40 @@ SCENARIOS = [
 ]
 
 
+EMULATOR = """
+import signal, sys
+from printers import PrinterEmulator
+emulator = PrinterEmulator().start()
+print(emulator.port, flush=True)
+def finish(*_):
+    emulator.stop()
+    print(len(emulator.jobs), flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, finish)
+while True:
+    signal.pause()
+"""
+
+
+@contextmanager
+def emulator_processes(count: int):
+    """Start ``count`` emulators, each in its own process; yields their ports, then a dict of jobs received."""
+    processes = [subprocess.Popen([sys.executable, "-c", EMULATOR], stdout=subprocess.PIPE, text=True,
+                                  cwd=Path(__file__).resolve().parent.parent) for _ in range(count)]
+    received: dict[int, int] = {}
+    try:
+        ports = [int(p.stdout.readline()) for p in processes]
+        yield ports, received
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for port, process in zip(ports, processes):
+            out, _ = process.communicate(timeout=30)
+            received[port] = int(out.strip() or 0)
+
+
 def printers_toml(ports: list[int], folder: Path) -> str:
-    """Emulated printers net-1.., preview printers prev-1.. (production timeouts: the defaults)."""
+    """Emulated printers net-1.. on ``ports``, preview printers prev-1..4 (production timeouts: the defaults)."""
     text = ""
     for n, port in enumerate(ports, 1):
         text += f'[printers.net-{n}]\nbackend = "network"\nhost = "127.0.0.1"\nport = {port}\n\n'
@@ -41,24 +78,52 @@ def printers_toml(ports: list[int], folder: Path) -> str:
     return text
 
 
-def run_scenario(app, people, *, backend: str, printers: int, workers: int, jobs: int) -> float:
-    """Queue ``jobs`` badges over the printers, drain them with ``workers`` threads; returns the seconds taken."""
+def make_app(folder: Path, db_url: str, ports: list[int]):
+    """The app for one scenario, its schema and event in place, and about 100 registrations to print for."""
+    import sqlalchemy as sa
+
+    from registration.app import create_app
+    from registration.extensions import db
+    from registration.models import Registration
+    from registration.seed import seed_demo
+    from registration.services import current_event, ensure_event
+
+    app = create_app(write_config(folder, db_url, printers=printers_toml(ports, folder)))
+    with app.app_context():
+        # create_all, not init-db: the benchmark measures the queue, whatever migration is current.
+        db.create_all()
+        settings = app.extensions["lanyard"]
+        ensure_event(settings.event)
+        if not db.session.execute(sa.select(sa.func.count(Registration.id))).scalar():
+            seed_demo(current_event(settings), settings=settings, count=100)
+        db.session.commit()
+    return app
+
+
+def queue_jobs(app, names: list[str], jobs: int) -> None:
+    """Queue ``jobs`` badges round-robin over the printers ``names``."""
     import sqlalchemy as sa
 
     from registration.audit import Actor
     from registration.extensions import db
-    from registration.printing.models import PrintJob
+    from registration.models import Registration
     from registration.printing.services import issue_badge
-    from registration.printing.worker import PrintWorker
 
     settings = app.extensions["lanyard"]
-    names = [f"{'net' if backend == 'network' else 'prev'}-{n}" for n in range(1, printers + 1)]
     with app.app_context():
-        cycle = itertools.cycle(names)
-        for person, _ in zip(itertools.cycle(people), range(jobs)):
-            issue_badge(db.session.merge(person), printer_name=next(cycle), settings=settings,
-                        actor=Actor.system("bench"))
+        people = list(db.session.execute(sa.select(Registration)).scalars())
+        for person, printer in zip(itertools.cycle(people), itertools.islice(itertools.cycle(names), jobs)):
+            issue_badge(person, printer_name=printer, settings=settings, actor=Actor.system("bench"))
         db.session.commit()
+
+
+def drain(app, workers: int) -> float:
+    """Work the queue with ``workers`` threads until every job is printed; returns the seconds taken."""
+    import sqlalchemy as sa
+
+    from registration.extensions import db
+    from registration.printing.models import PrintJob
+    from registration.printing.worker import PrintWorker
 
     def pending() -> int:
         with app.app_context():
@@ -67,7 +132,6 @@ def run_scenario(app, people, *, backend: str, printers: int, workers: int, jobs
             ).scalar()
 
     done = threading.Event()
-    racers = [PrintWorker(app, worker_id=f"bench-{backend}-{n}") for n in range(workers)]
 
     def work(worker):
         while not done.is_set():
@@ -75,7 +139,7 @@ def run_scenario(app, people, *, backend: str, printers: int, workers: int, jobs
                 time.sleep(0.002)
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=work, args=(w,)) for w in racers]
+    threads = [threading.Thread(target=work, args=(PrintWorker(app, worker_id=f"bench-{n}"),)) for n in range(workers)]
     for thread in threads:
         thread.start()
     while pending():
@@ -90,7 +154,25 @@ def run_scenario(app, people, *, backend: str, printers: int, workers: int, jobs
             raise SystemExit(f"{bad} jobs did not print")
         db.session.execute(sa.delete(PrintJob))  # the next scenario starts from an empty queue
         db.session.commit()
+        db.engine.dispose()
     return elapsed
+
+
+def direct(port: int, jobs: int) -> float:
+    """The same printer work without the queue: render and send ``jobs`` badges in a loop; seconds taken."""
+    from printers import BadgeData, make_printer, render_badge
+
+    printer = make_printer("direct", {"backend": "network", "host": "127.0.0.1", "port": port})
+    started = time.perf_counter()
+    for n in range(jobs):
+        data = BadgeData(badge_name="Ada Lovelace", band_text="FULL CONFERENCE", event_name="Annual Conference",
+                         code=f"B1{n:030d}", title="Mayor", organization="City of Sacramento", serial=f"#{n:06d}")
+        printer.print_badge(render_badge(data, width=printer.width).image, job_name=f"direct-{n}")
+    return time.perf_counter() - started
+
+
+def report(label: str, jobs: int, elapsed: float, check: str) -> None:
+    print(f"  {label:38s} {jobs / elapsed:7.1f} jobs/s  ({elapsed * 1000 / jobs:6.1f} ms/job; {check})", flush=True)
 
 
 def main(argv=None) -> None:
@@ -99,50 +181,28 @@ def main(argv=None) -> None:
     parser.add_argument("--database-url", default=None, help=f"PostgreSQL server (default {PG_URL})")
     parser.add_argument("--jobs", type=int, default=400)
     args = parser.parse_args(argv)
-
-    import sqlalchemy as sa
-
-    from printers import PrinterEmulator
-    from registration.app import create_app
-    from registration.extensions import db
-    from registration.models import Registration
-    from registration.seed import seed_demo
-    from registration.services import current_event, ensure_event
-
     url = (args.database_url or PG_URL) if args.db == "postgresql" else None
-    emulators = [PrinterEmulator().start() for _ in range(2)]
-    try:
-        with database(url) as (folder, db_url):
-            app = create_app(write_config(folder, db_url, printers=printers_toml([e.port for e in emulators], folder)))
-            with app.app_context():
-                # create_all, not init-db: the benchmark measures the queue, whatever migration is current.
-                db.create_all()
-                settings = app.extensions["lanyard"]
-                ensure_event(settings.event)
-                seed_demo(current_event(settings), settings=settings, count=100)
-                db.session.commit()
-                people = list(db.session.execute(sa.select(Registration)).scalars())
-                db.session.expunge_all()
-            print(f"print queue on {args.db}, {args.jobs} jobs per scenario (threads of one process; "
-                  f"{len(people)} registrations):")
-            for label, backend, printers, workers in SCENARIOS:
-                received_before = sum(len(e.jobs) for e in emulators)
+    jobs = args.jobs
+
+    with database(url) as (folder, db_url):
+        print(f"print queue on {args.db}, {jobs} jobs per line (workers are threads of one process; "
+              "each emulator is a process of its own):", flush=True)
+        with emulator_processes(1) as (ports, received):
+            elapsed = direct(ports[0], jobs)
+        report("no queue: render + send in a loop", jobs, elapsed, f"emulator received {sum(received.values())}")
+        for label, backend, printers, workers in SCENARIOS:
+            with emulator_processes(printers if backend == "network" else 0) as (ports, received):
+                app = make_app(folder, db_url, ports)
+                names = [f"net-{n}" for n in range(1, len(ports) + 1)] if backend == "network" else [
+                    f"prev-{n}" for n in range(1, printers + 1)]
                 pngs_before = len(list((folder / "badges").glob("*/*.png")))
-                elapsed = run_scenario(app, people, backend=backend, printers=printers, workers=workers,
-                                       jobs=args.jobs)
-                if backend == "network":
-                    received = sum(len(e.jobs) for e in emulators) - received_before
-                    check = f"emulators received {received}"
-                else:
-                    pngs = len(list((folder / "badges").glob("*/*.png"))) - pngs_before
-                    check = f"{pngs} PNG files written"
-                print(f"  {label:34s} {args.jobs / elapsed:7.1f} jobs/s  ({elapsed * 1000 / args.jobs:6.1f} ms/job; "
-                      f"{check})")
-            with app.app_context():
-                db.engine.dispose()
-    finally:
-        for emulator in emulators:
-            emulator.stop()
+                queue_jobs(app, names, jobs)
+                elapsed = drain(app, workers)
+            if backend == "network":
+                check = f"emulators received {sum(received.values())}"
+            else:
+                check = f"{len(list((folder / 'badges').glob('*/*.png'))) - pngs_before} PNG files written"
+            report(f"queue: {label}", jobs, elapsed, check)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,8 @@ def test_printer_not_ready_holds_the_job_until_it_is(queue_job, work, load_job, 
         assert job.payload is None
         return
     assert job.payload["code"] == queued.code and job.held_since is not None
-    assert work() == 0  # backing off: nothing is retried before next_attempt_at
+    assert job.next_attempt_at > job.held_since
+    assert work(now=job.next_attempt_at - timedelta(milliseconds=1)) == 0  # backing off until next_attempt_at
     emulator.set_fault(None)
     assert work(now=later(10)) == 1
     assert qr_codes(emulator.wait_for_jobs(1)) == [queued.code]
@@ -134,10 +135,11 @@ def test_held_job_moves_to_the_fallback_printer_after_hold_seconds(queue_job, wo
     emulators["kiosk-1"].set_fault("paper_out")
     queued = queue_job("kiosk-1")
     work()
+    held_since = load_job(queued.id).held_since
     assert load_job(queued.id).state == "held"
-    work(now=later(59))  # retried on its own printer, still out of paper
+    work(now=held_since + timedelta(seconds=59))  # retried on its own printer, still out of paper
     assert (load_job(queued.id).state, load_job(queued.id).printer_name) == ("held", "kiosk-1")
-    assert work(now=later(61)) >= 2  # moved, then printed on the fallback
+    assert work(now=held_since + timedelta(seconds=60)) >= 2  # moved, then printed on the fallback
     job = load_job(queued.id)
     assert (job.state, job.printer_name, job.moved_from, job.payload) == ("printed", "desk", "kiosk-1", None)
     assert qr_codes(emulators["desk"].wait_for_jobs(1)) == [queued.code]
@@ -188,10 +190,10 @@ def test_stale_sending_job_goes_to_staff_not_back_to_the_printer(queue_job, work
     claim = claim_next_job("kiosk-1", worker_id="crashed-worker", now=utcnow())
     db.session.commit()
     assert claim.id == queued.id
-    lease = lease_seconds(settings.printers["kiosk-1"])
-    assert work(now=later(lease - 2)) == 0
+    lease = timedelta(seconds=lease_seconds(settings.printers["kiosk-1"]))
+    assert work(now=claim.claimed_at + lease - timedelta(seconds=1)) == 0
     assert load_job(queued.id).state == "sending"
-    assert work(now=later(lease + 2)) == 1
+    assert work(now=claim.claimed_at + lease + timedelta(seconds=1)) == 1
     job = load_job(queued.id)
     assert (job.state, job.error_code) == ("needs_decision", "print_unconfirmed")
     assert desk_cases() == [("print_unconfirmed", queued.id)]
