@@ -84,7 +84,7 @@ def _messages() -> dict[str, str]:
         "invalid_other": _("Something is wrong with this code. The registration desk can help."),
         # already checked in
         "already_title": _("You already have your badge"),
-        "already_when": _("Your badge was printed on {when} at {where}."),
+        "already_when": _("Your badge was printed at {where} on {when}."),
         "already_reprint": _("Lost it? The registration desk can print a new one."),
         "elsewhere": _("the registration desk"),
         # find me by name

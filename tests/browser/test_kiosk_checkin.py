@@ -149,7 +149,7 @@ def test_a_second_scan_prints_nothing_and_says_when_and_where(open_kiosk, make_r
     at = db.session.execute(sa.select(CheckIn.at).filter_by(registration_id=person.registration.id)).scalar_one()
     local = at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
     when = page.locator("#already-when")
-    expect(when).to_contain_text("kiosk-a (Lobby A)")
+    expect(when).to_contain_text("Your badge was printed at kiosk-a (Lobby A) on ")
     expect(when).to_contain_text(f"{local.strftime('%B')} {local.day}")
     expect(when).to_contain_text(f"{local.hour % 12 or 12}:{local.minute:02d}")
     expect(screen(page, "already")).to_contain_text("The registration desk can print a new one.")
@@ -266,3 +266,28 @@ def test_the_page_is_never_cached(open_kiosk, live_server):
     response = page.goto(f"{live_server}/kiosk/")
     assert response.headers["cache-control"] == "no-store"
     expect(screen(page, "start")).to_be_visible()
+
+
+def test_a_lost_answer_is_retried_with_the_same_nonce_and_prints_once(open_kiosk, make_registration, emulator,
+                                                                       page_problems):
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk()
+    nonces = []
+
+    def lose_the_first_answer(route):
+        nonces.append(route.request.post_data_json["nonce"])
+        if len(nonces) == 1:
+            route.fetch()  # the server checks the person in and queues the badge ...
+            route.abort("connectionreset")  # ... but the answer never reaches the kiosk
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/checkins", lose_the_first_answer)
+    scan(page, person.code)
+
+    expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    assert len(nonces) == 2 and nonces[0] == nonces[1] and re.fullmatch(r"[0-9a-f]{32}", nonces[0])
+    assert count(CheckIn) == 1 and count(PrintJob) == 1
+    time.sleep(0.5)
+    assert len(emulator.jobs) == 1
+    page_problems.errors[:] = [e for e in page_problems.errors if "ERR_CONNECTION_RESET" not in e]
