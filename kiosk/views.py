@@ -51,7 +51,8 @@ def _messages() -> dict[str, str]:
         "state_held": _("Waiting — the printer is not ready"),
         "printed": _("Printed — take your badge"),
         "printed_hint": _("Enjoy the conference!"),
-        "printed_elsewhere": _("Your badge was printed on printer {printer}. Please collect it at the registration desk."),
+        "printed_elsewhere": _("Your badge was printed on printer {printer}, not at this kiosk. Please collect it "
+                               "there, or ask at the registration desk."),
         "attention": _("This kiosk's printer needs attention — please use {kiosk} or the registration desk."),
         "attention_desk": _("This kiosk's printer needs attention — please go to the registration desk."),
         "print_failed": _("Your badge could not be printed here. The registration desk will print it for you."),

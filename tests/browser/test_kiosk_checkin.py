@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -291,3 +292,41 @@ def test_a_lost_answer_is_retried_with_the_same_nonce_and_prints_once(open_kiosk
     time.sleep(0.5)
     assert len(emulator.jobs) == 1
     page_problems.errors[:] = [e for e in page_problems.errors if "ERR_CONNECTION_RESET" not in e]
+
+
+#: This Chromium has no BarcodeDetector (nor a camera): stand both in, the detector "seeing" the code
+#: on its third look at a canvas stream.
+FAKE_CAMERA = """
+(() => {
+  const code = %s;
+  window.BarcodeDetector = class {
+    static async getSupportedFormats() { return ['ean_13', 'qr_code']; }
+    constructor(options) { this.formats = options.formats; this.looks = 0; }
+    async detect(source) {
+      this.looks += 1;
+      return this.looks < 3 ? [] : [{rawValue: code, format: 'qr_code'}];
+    }
+  };
+  navigator.mediaDevices.getUserMedia = async () => {
+    const canvas = document.createElement('canvas');
+    canvas.getContext('2d').fillRect(0, 0, 10, 10);
+    return canvas.captureStream(5);
+  };
+})();
+"""
+
+
+def test_the_camera_is_offered_only_where_the_browser_can_read_qr_codes(open_kiosk, context, make_registration,
+                                                                        emulator):
+    person = make_registration(badge_name="Grace Hopper")[0]
+    page, _kiosk = open_kiosk("kiosk-a")
+    expect(page.locator("#use-camera")).to_be_hidden()  # no BarcodeDetector in this Chromium
+
+    context.add_init_script(FAKE_CAMERA % json.dumps(person.code))
+    page.reload()
+    page.locator("#use-camera").click()
+
+    expect(page.locator("#welcome-name")).to_have_text("Welcome, Grace Hopper")
+    expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    assert page.evaluate("document.getElementById('camera-video').srcObject") is None  # the camera is off again
+    assert len(emulator.wait_for_jobs(1)) == 1
