@@ -28,6 +28,7 @@ from flask import Flask
 from ..errors import CODES
 from ..extensions import db
 from ..models import utcnow
+from .models import PrinterState
 from .services import (
     ClaimedJob,
     acquire_printer_lease,
@@ -54,6 +55,9 @@ HOLD_CODES = {"printer_offline": False, "paper_out": False, "cover_open": False,
 BATCH_PER_PRINTER = 25
 #: How often, at most, a status query follows a successful job to learn "paper near end".
 STATUS_EVERY_SECONDS = 10.0
+#: How often an idle printer that can report its status is asked for it, so kiosks and the desk see a printer
+#: go offline or run out of paper before a badge is sent to it.
+STATUS_POLL_SECONDS = 30.0
 
 
 def _commit_outcome(write) -> None:
@@ -89,6 +93,7 @@ class PrintWorker:
         self._printers: dict[str, object] = {}
         self._states_ensured: set[str] = set()
         self._status_checked: dict[str, datetime] = {}
+        self._polled: dict[str, datetime] = {}
 
     # -- one pass --------------------------------------------------------------------------------------------
 
@@ -114,7 +119,20 @@ class PrintWorker:
                     break
                 if name in settings.printers:
                     handled += self._drain_printer(name, settings, clock, stop)
+            if not printers and not (stop is not None and stop.is_set()):
+                # Only when nothing waits, and one printer per pass: an unplugged printer costs its connect
+                # timeout, and no badge should wait for that.
+                self._poll_one_printer(settings, clock)
             return handled
+
+    def _poll_one_printer(self, settings, clock) -> None:
+        """Poll the printer this worker has asked least recently, if that was over STATUS_POLL_SECONDS ago."""
+        now = clock()
+        due = [name for name in settings.printers
+               if name not in self._polled or (now - self._polled[name]).total_seconds() >= STATUS_POLL_SECONDS]
+        if due:
+            name = min(due, key=lambda n: self._polled.get(n, datetime.min.replace(tzinfo=now.tzinfo)))
+            self._poll_status(name, settings.printers[name], clock)
 
     def _drain_printer(self, name: str, settings, clock, stop) -> int:
         """Send this printer's due jobs, one at a time, while this worker holds the printer's lease."""
@@ -151,6 +169,54 @@ class PrintWorker:
             db.session.rollback()
             log.exception("print worker %s: pass over printer %s failed", self.worker_id, name)
         return handled
+
+    def _poll_status(self, name: str, options: dict, clock) -> None:
+        """Ask an idle printer how it is, now and then, and store the answer (no job is involved)."""
+        import printers
+
+        now = clock()
+        self._polled[name] = now
+        try:
+            printer = self._printer(name, options)
+        except printers.PrinterError:
+            return  # reported when a job is sent to it
+        if not printer.supports_status:
+            return
+        try:
+            if name not in self._states_ensured:
+                ensure_printer_state(name)
+                db.session.commit()
+                self._states_ensured.add(name)
+            checked = db.session.execute(
+                sa.select(PrinterState.last_checked_at).where(PrinterState.name == name)
+            ).scalar()
+            if checked is not None and (now - checked).total_seconds() < STATUS_POLL_SECONDS:
+                db.session.rollback()
+                return  # a job or another worker talked to it recently
+            if not acquire_printer_lease(name, worker_id=self.worker_id, now=now, seconds=lease_seconds(options)):
+                db.session.rollback()
+                return
+            db.session.commit()  # the lease is held while we talk to the printer, outside any transaction
+            try:
+                status = printer.status()
+                code = ("cover_open" if status.cover_open else "paper_out" if status.paper_out
+                        else "" if status.online else "printer_offline")
+                online, near_end, message = not code, status.paper_near_end, CODES.get(code, "") if code else ""
+            except printers.PrinterError as exc:
+                code, online, near_end, message = exc.code, HOLD_CODES.get(exc.code), None, str(exc)
+            if code and code not in CODES:
+                code = "print_failed"
+
+            def write():
+                record_printer_state(name, now=clock(), online=online, error_code=code, message=message,
+                                     paper_near_end=near_end)
+                release_printer_lease(name, worker_id=self.worker_id)
+
+            _commit_outcome(write)
+            log.info("printer %s: status %s", name, code or "ready")
+        except Exception:  # noqa: BLE001 - a failed status poll must not stop the worker
+            db.session.rollback()
+            log.exception("print worker %s: status poll of printer %s failed", self.worker_id, name)
 
     # -- one job ---------------------------------------------------------------------------------------------
 

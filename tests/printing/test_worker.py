@@ -15,6 +15,8 @@ from registration.printing.services import claim_next_job, lease_seconds, retry_
 from registration.audit import Actor
 from tests.helpers import decode_qr
 
+from .conftest import NETWORK_PRINTERS
+
 STAFF = Actor(type="staff", label="registrar@lanyard.test", role="registrar")
 
 
@@ -221,3 +223,48 @@ def test_job_for_a_printer_no_longer_configured_goes_to_the_desk(queue_job, work
     assert work() == 1
     assert (load_job(queued.id).state, load_job(queued.id).error_code) == ("failed", "printer_unknown")
     assert desk_cases() == [("print_failed", queued.id)]
+
+
+def test_job_for_a_printer_the_library_refuses_goes_to_the_desk(queue_job, work, load_job, desk_cases):
+    queued = queue_job("broken")
+    assert work() == 1
+    job = load_job(queued.id)
+    assert (job.state, job.error_code) == ("failed", "print_failed")
+    assert job.last_error.startswith("printer_config: ")
+    assert desk_cases() == [("print_failed", queued.id)]
+
+
+def test_idle_worker_keeps_the_printer_states_current(work, emulators, printer_state):
+    emulators["kiosk-2"].set_fault("paper_out")
+    emulators["desk"].set_fault("near_end")
+    start = utcnow()
+    for n in range(len(NETWORK_PRINTERS) + 1):  # one printer per idle pass
+        work(now=start + timedelta(seconds=n))
+    assert (printer_state("kiosk-1").online, printer_state("kiosk-1").error_code) == (True, "")
+    assert (printer_state("kiosk-2").online, printer_state("kiosk-2").error_code) == (False, "paper_out")
+    assert (printer_state("desk").online, printer_state("desk").paper_near_end) == (True, True)
+    assert printer_state("preview-1") is None  # a preview printer has no status to ask for
+    checked = printer_state("kiosk-1").last_checked_at
+    work(now=start + timedelta(seconds=10))
+    assert printer_state("kiosk-1").last_checked_at == checked  # not asked again within STATUS_POLL_SECONDS
+    assert all(emulator.jobs == [] for emulator in emulators.values())  # status queries are not jobs
+
+
+def test_worker_thread_prints_until_stopped(app, queue_job, load_job):
+    import threading
+    import time
+
+    from registration.printing.worker import start_worker_thread
+
+    stop = threading.Event()
+    thread = start_worker_thread(app, stop=stop)
+    try:
+        queued = queue_job("preview-1")
+        deadline = time.monotonic() + 60
+        while load_job(queued.id).state != "printed" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert load_job(queued.id).state == "printed"
+    finally:
+        stop.set()
+        thread.join(30)
+    assert thread.daemon and not thread.is_alive()
