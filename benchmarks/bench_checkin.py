@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -110,6 +111,22 @@ def kiosk_client(host, port, token, codes, latencies, failures, start: threading
     conn.close()
 
 
+def cpu_seconds(marker: str) -> float:
+    """CPU time used so far by every process whose command line contains ``marker`` (Linux /proc)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if marker.encode() not in fh.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
+
+
 def verify(app, expected: int) -> str:
     """Every check-in once, one badge and one print job each."""
     import sqlalchemy as sa
@@ -165,16 +182,28 @@ def main(argv=None) -> None:
                 start, args.keep_alive)) for n in range(args.kiosks)]
             for t in threads:
                 t.start()
+            # CPU time is measured too: on a shared machine it says more than the wall clock.
+            server_marker, db_marker = f"127.0.0.1:{port}", db_url.rsplit("/", 1)[-1]
             start.wait()
-            began = time.perf_counter()
+            began, client_cpu = time.perf_counter(), time.process_time()
+            server_cpu, db_cpu = cpu_seconds(server_marker), cpu_seconds(db_marker) if args.db == "postgresql" else 0
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - began
+            client_cpu = time.process_time() - client_cpu
+            server_cpu = cpu_seconds(server_marker) - server_cpu
+            db_cpu = (cpu_seconds(db_marker) - db_cpu) if args.db == "postgresql" else 0
         total = args.kiosks * args.per_kiosk
         print(f"check-in API on {args.db}: {args.kiosks} concurrent kiosks, {total} check-ins in {elapsed:.1f} s "
               f"= {total / elapsed:.0f} check-ins/s (target ≥ 300); gunicorn {args.workers} workers × "
               f"{args.threads} threads, {'keep-alive' if args.keep_alive else 'a connection per request'}")
         print(f"  POST /api/v1/checkins: {percentiles(latencies)} (target p99 ≤ 50 ms)")
+        per = 1000 / total
+        print(f"  CPU per check-in: gunicorn {server_cpu * per:.2f} ms"
+              + (f" + PostgreSQL {db_cpu * per:.2f} ms" if args.db == "postgresql" else "")
+              + f" + load generator {client_cpu * per:.2f} ms "
+              f"(the machine's {os.cpu_count()} cores allow at most "
+              f"{os.cpu_count() * 1000 / ((server_cpu + db_cpu + client_cpu) * per):.0f} check-ins/s at this cost)")
         print(f"  failures: {len(failures)}{' e.g. ' + repr(failures[0]) if failures else ''}")
         print(f"  {verify(app, total - len(failures))}")
 
