@@ -30,6 +30,7 @@ host = "127.0.0.1"
 port = {port}
 connect_timeout = 1
 io_timeout = 3
+{kiosk_1_extra}
 
 [printers.kiosk-2]
 backend = "preview"
@@ -65,9 +66,15 @@ def emulator():
 
 
 @pytest.fixture
-def app(make_app, emulator):
+def kiosk_1_extra() -> str:
+    """More options for printer ``kiosk-1`` (a test parametrizes this to add e.g. a fallback)."""
+    return ""
+
+
+@pytest.fixture
+def app(make_app, emulator, kiosk_1_extra):
     """The app with printer ``kiosk-1`` on the emulator and ``kiosk-2`` a preview folder; context pushed."""
-    app = make_app(printers=PRINTERS.format(port=emulator.port))
+    app = make_app(printers=PRINTERS.format(port=emulator.port, kiosk_1_extra=kiosk_1_extra))
     app.config.update(TEST_TIMEOUTS)
     with app.app_context():
         yield app

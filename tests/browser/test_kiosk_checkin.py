@@ -220,6 +220,39 @@ def test_a_printer_fault_without_another_kiosk_sends_to_the_desk(open_kiosk, mak
         "This kiosk's printer needs attention — please go to the registration desk.")
 
 
+@pytest.mark.parametrize("kiosk_1_extra", ['fallback = "kiosk-2"\nhold_seconds = 0.5'])
+def test_a_badge_held_by_a_fault_is_printed_on_the_fallback_printer(open_kiosk, make_registration, emulator, app,
+                                                                     tmp_path):
+    emulator.set_fault("paper_out")
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-headline")).to_have_text(
+        "This kiosk's printer needs attention — please go to the registration desk.")
+    expect(page.locator("#print-state")).to_have_text(
+        "Your badge was printed on printer kiosk-2, not at this kiosk. Please collect it there, "
+        "or ask at the registration desk.")
+    assert len(list((tmp_path / "badges" / "kiosk-2").glob("*.png"))) == 1
+    assert emulator.jobs == []
+
+
+@pytest.mark.parametrize("kiosk_1_extra", ["hold_seconds = 0.5"])
+def test_a_badge_that_cannot_be_printed_goes_to_the_desk(open_kiosk, make_registration, emulator, fresh):
+    emulator.set_fault("offline")
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-headline")).to_have_text(
+        "Your badge could not be printed here. The registration desk will print it for you.")
+    fresh()
+    case = db.session.execute(sa.select(DeskCase).filter_by(registration_id=person.registration.id)).scalar_one()
+    assert case.reason == "print_failed" and case.state == "open"
+
+
 def test_a_disabled_kiosk_is_out_of_service(open_kiosk, make_registration, live_server):
     from kiosk.services import disable_kiosk
     from registration.audit import Actor
