@@ -24,6 +24,7 @@ TIMEOUT_DEFAULTS = {
     "KIOSK_WARNING_SECONDS": 10,  # the "Still there?" countdown, then the screen clears
     "KIOSK_DONE_SECONDS": 8,  # "take your badge" stays this long before the start screen returns
     "KIOSK_POLL_MS": 400,  # how often the print job's state is asked for
+    "KIOSK_HEARTBEAT_SECONDS": 60,  # how often an idle page asks whether the kiosk is still enabled
 }
 
 

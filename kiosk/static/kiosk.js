@@ -20,7 +20,7 @@
   var WARNING_SECONDS = Number(cfg.warningSeconds);
   var DONE_MS = Number(cfg.doneSeconds) * 1000;
   var POLL_MS = Number(cfg.pollMs);
-  var HEARTBEAT_MS = 60000;
+  var HEARTBEAT_MS = Number(cfg.heartbeatSeconds) * 1000;
   // A scanner types a whole code in well under a second; a longer pause starts a new code, so a
   // stray key pressed earlier does not spoil the next scan.
   var SCAN_GAP_MS = 1500;
@@ -129,6 +129,7 @@
     ["print-headline", "print-state", "desk-title", "desk-message", "desk-case", "invalid-message",
      "lookup-error", "camera-message", "announce", "idle-countdown"].forEach(function (id) { $(id).textContent = ""; });
     var preview = $("badge-preview");
+    preview.onload = preview.onerror = null;
     preview.removeAttribute("src");
     preview.hidden = true;
     $("print-status").className = "print-status";
@@ -182,7 +183,7 @@
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  /** One request; a network error or a 502-504 is retried (the nonce makes a retried check-in harmless). */
+  /** One request; a network error or a 5xx is retried a few times (the nonce makes a retried check-in harmless). */
   function request(method, url, body) {
     var attempt = 0;
     function once() {
@@ -198,7 +199,7 @@
       }
       return fetch(url, options).then(function (response) {
         clearTimeout(timeout);
-        if (response.status >= 502 && response.status <= 504) throw new Error("gateway " + response.status);
+        if (response.status >= 500) throw new Error("server " + response.status);
         return response.json().catch(function () { return {}; }).then(function (data) {
           return { status: response.status, data: data };
         });

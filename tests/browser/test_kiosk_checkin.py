@@ -273,6 +273,18 @@ def test_a_disabled_kiosk_is_out_of_service(open_kiosk, make_registration, live_
     expect(page.locator("h1")).to_have_text("Out of service")
 
 
+def test_a_kiosk_disabled_while_nobody_scans_goes_out_of_service_by_itself(app, open_kiosk):
+    from kiosk.services import disable_kiosk
+    from registration.audit import Actor
+
+    app.config.update(KIOSK_HEARTBEAT_SECONDS=1)
+    page, kiosk = open_kiosk()
+    disable_kiosk(kiosk, actor=Actor.system("test"))
+    db.session.commit()
+
+    expect(screen(page, "out")).to_be_visible()
+
+
 def test_enrolment_links_work_once(context, live_server, make_kiosk, page_problems):
     _kiosk, enrol_code = make_kiosk()
     page = context.new_page()
