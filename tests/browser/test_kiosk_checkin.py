@@ -285,6 +285,22 @@ def test_a_kiosk_disabled_while_nobody_scans_goes_out_of_service_by_itself(app, 
     expect(screen(page, "out")).to_be_visible()
 
 
+def test_a_rotated_kiosk_token_unbinds_the_browser(open_kiosk, make_registration):
+    from kiosk.services import rotate_kiosk_token
+    from registration.audit import Actor
+
+    person = make_registration()[0]
+    page, kiosk = open_kiosk()
+    rotate_kiosk_token(kiosk, actor=Actor.system("test"))
+    db.session.commit()
+
+    scan(page, person.code)  # 401 from the API: the page reloads and the server sends it away
+
+    expect(page).to_have_url(re.compile(r"/kiosk/not-enrolled$"))
+    expect(page.locator("h1")).to_have_text("This browser is not a kiosk")
+    assert count(CheckIn) == 0
+
+
 def test_enrolment_links_work_once(context, live_server, make_kiosk, page_problems):
     _kiosk, enrol_code = make_kiosk()
     page = context.new_page()
