@@ -353,6 +353,8 @@ def recover_stale_jobs(settings: Settings, *, now: datetime) -> int:
         if result.rowcount != 1:
             continue
         recovered += 1
+        log.warning("print job %s: worker %s stopped while sending to %s: needs a staff decision", row.id,
+                    row.claimed_by, row.printer_name)
         _open_case(row.id, "print_unconfirmed",
                    f"printer {row.printer_name}: the print worker stopped while sending this badge. It may or may "
                    "not have printed; check the printer, then mark it printed, retry it or cancel it.")

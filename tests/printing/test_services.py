@@ -168,3 +168,19 @@ def test_printer_states_lists_every_configured_printer(queue_job, settings):
     assert (states["kiosk-2"].held, states["kiosk-2"].needs_staff, states["kiosk-2"].attention) == (1, 1, True)
     assert (states["desk"].queued, states["desk"].online, states["desk"].attention) == (1, None, False)
     assert states["kiosk-1"].fallback == "desk" and states["kiosk-2"].fallback is None
+
+
+def test_hold_and_backoff_defaults():
+    from registration.printing.services import DEFAULT_HOLD_SECONDS, RETRY_MAX_SECONDS, hold_seconds, retry_delay
+
+    assert hold_seconds({}) == hold_seconds(None) == DEFAULT_HOLD_SECONDS == 60
+    assert hold_seconds({"hold_seconds": 0.0}) == 0
+    delays = [retry_delay(n).total_seconds() for n in range(1, 8)]
+    assert delays == sorted(delays) and delays[0] == 0.5 and delays[-1] == RETRY_MAX_SECONDS
+
+
+def test_queue_keys_are_not_handed_to_the_printer_library(settings):
+    from registration.printing.services import printer_options_for_backend
+
+    options = printer_options_for_backend(settings.printers["kiosk-1"])
+    assert "fallback" not in options and "hold_seconds" not in options and options["backend"] == "network"
