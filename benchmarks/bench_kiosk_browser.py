@@ -75,6 +75,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scans", type=int, default=30)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--verbose", action="store_true", help="print every scan's times")
     args = parser.parse_args()
 
     from playwright.sync_api import expect, sync_playwright
@@ -113,6 +114,8 @@ def main() -> int:
         received = len(emulator.wait_for_jobs(args.scans, timeout=10))
 
     shown = [s["frame"] for s in samples]
+    if args.verbose:
+        print("  per scan (ms, shown / printed):", ", ".join(f"{s['frame']:.0f}/{s['printed']:.0f}" for s in samples))
     printed = [s["printed"] for s in samples]
     print(f"kiosk in Chromium ({args.db}, gunicorn 2x4, print worker + ESC/POS emulator): "
           f"{len(samples)} scans in {wall:.1f} s, {received} badges printed")
