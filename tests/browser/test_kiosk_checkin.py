@@ -75,6 +75,19 @@ def test_a_scanned_full_attendee_gets_exactly_one_full_badge(open_kiosk, make_re
     time.sleep(1)  # give a duplicate (there must be none) the time to arrive
     assert len(emulator.jobs) == 1
     assert count(PrintJob, badge_id=badge.id) == 1
+    preview = page.request.get(page.locator("#badge-preview").evaluate("img => img.src"))
+    assert preview.headers["content-type"] == "image/png"
+    assert decode_qr(preview.body()) == []  # the screen never shows the real badge code
+
+
+def test_a_scan_is_taken_even_when_a_button_has_the_focus(open_kiosk, make_registration):
+    person = make_registration(badge_name="Ada Lovelace")[0]
+    page, _kiosk = open_kiosk()
+    page.locator("#find-by-name").focus()  # the last person tapped it, then walked away
+
+    scan(page, person.code)  # the Enter must end the scan, not press the button
+
+    expect(page.locator("#welcome-name")).to_have_text("Welcome, Ada Lovelace")
 
 
 def test_a_guest_gets_the_guest_band(open_kiosk, make_registration, emulator, settings, fresh):

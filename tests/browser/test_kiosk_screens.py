@@ -45,6 +45,17 @@ def test_find_me_by_name_with_the_second_factor_checks_in_and_prints(open_kiosk,
     assert len(emulator.wait_for_jobs(1)) == 1
 
 
+@pytest.mark.parametrize("typed", ["Muñoz", "Munoz"])
+def test_find_me_by_name_ignores_accents(open_kiosk, make_registration, typed):
+    make_registration(first_name="Inés", last_name="Muñoz", email="ines@example.org")
+    page, _kiosk = open_kiosk()
+
+    lookup(page, typed, "ine")
+
+    expect(page.locator("#results .result")).to_have_count(1)
+    expect(page.locator("#results .result")).to_contain_text("I. Muñ…")
+
+
 def test_find_me_by_name_without_the_second_factor_reveals_nothing(open_kiosk, make_registration, live_server):
     make_registration(first_name="Ada", last_name="Quixote", email="dulcinea@example.org")
     page, _kiosk = open_kiosk()
