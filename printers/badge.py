@@ -21,6 +21,8 @@ BASE_WIDTH = 576
 BASE_HEIGHT = 800
 MARGIN = 16
 REPLACEMENT = "\ufffd"
+#: Mode "1" pixel values: 255 (not 1) for white, or inverting and other point operations go wrong.
+WHITE, BLACK = 255, 0
 ELLIPSIS = "\u2026"
 #: A code point no font maps: its rendering is the font's .notdef glyph ("tofu").
 _NOT_A_CHARACTER = "\uffff"
@@ -80,7 +82,7 @@ def _glyph_mask(bold: bool, char: str) -> bytes:
     font = _font(bold, 24)
     box = font.getbbox(char)
     image = Image.new("1", (max(box[2], 1) + 2, 40), 0)
-    ImageDraw.Draw(image).text((1, 1), char, font=font, fill=1)
+    ImageDraw.Draw(image).text((1, 1), char, font=font, fill=255)
     return image.tobytes() + repr(box).encode()
 
 
@@ -196,10 +198,20 @@ def _width(bold: bool, size: int, text: str) -> int:
     return right - left
 
 
-def _balanced_splits(words: list[str], bold: bool, size: int) -> list[tuple[str, str]]:
-    """Every two-line split of ``words``, most balanced first."""
-    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
-    return sorted(splits, key=lambda s: max(_width(bold, size, s[0]), _width(bold, size, s[1])))
+def _line_breaks(text: str) -> list[tuple[str, str]]:
+    """Every way to break ``text`` into two lines: at a space, or after a hyphen (kept on the first line)."""
+    breaks = []
+    for i in range(1, len(text)):
+        if text[i] == " ":
+            breaks.append((text[:i], text[i + 1:]))
+        elif text[i - 1] in "-‐" and text[i] != " ":
+            breaks.append((text[:i], text[i:]))
+    return [b for b in breaks if b[0].strip() and b[1].strip()]
+
+
+def _balanced_splits(breaks: list[tuple[str, str]], bold: bool, size: int) -> list[tuple[str, str]]:
+    """The two-line breaks, most balanced first (the first that fits is the one used)."""
+    return sorted(breaks, key=lambda s: max(_width(bold, size, s[0]), _width(bold, size, s[1])))
 
 
 def _prefix_that_fits(text: str, width: int, bold: bool, size: int, suffix: str = "") -> int:
@@ -229,9 +241,9 @@ def fit_text(text: str, region: Box, *, bold: bool, one_line: tuple[int, int],
     placed = _largest(lambda size: [(text,)], region, bold, one_line)
     if placed is not None:
         return placed
-    words = text.split(" ")
-    if two_lines is not None and len(words) > 1:
-        placed = _largest(lambda size: _balanced_splits(words, bold, size), region, bold, two_lines)
+    breaks = _line_breaks(text) if two_lines is not None else []
+    if breaks:
+        placed = _largest(lambda size: _balanced_splits(breaks, bold, size), region, bold, two_lines)
         if placed is not None:
             return placed
     # Last resort, at the smallest size: break where the first line is full (at a space when there is one),
@@ -330,7 +342,7 @@ def layout_for(width: int) -> _Layout:
     serial = (column[0], column[3] - s(40), column[2], column[3])
     sizes = {
         "band": ((s(48), s(22)), (s(34), s(18))),
-        "name": ((s(120), s(60)), (s(84), s(44))),
+        "name": ((s(120), s(60)), (s(84), s(38))),
         "title": ((s(38), s(24)), (s(26), s(20))),
         "organization": ((s(38), s(24)), (s(26), s(20))),
         "event": ((s(32), s(22)), (s(30), s(18))),
@@ -358,7 +370,7 @@ def _placeholder(draw: ImageDraw.ImageDraw, box: Box, module: int) -> None:
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
     pad = module
     draw.rectangle((cx - (right - left) // 2 - pad, cy - (bottom - top) // 2 - pad,
-                    cx + (right - left) // 2 + pad, cy + (bottom - top) // 2 + pad), fill=1)
+                    cx + (right - left) // 2 + pad, cy + (bottom - top) // 2 + pad), fill=WHITE)
     draw.text((cx - (right - left) // 2 - left, cy - (bottom - top) // 2 - top), label, font=font, fill=0,
               anchor="la")
 
@@ -366,7 +378,7 @@ def _placeholder(draw: ImageDraw.ImageDraw, box: Box, module: int) -> None:
 def render_badge(data: BadgeData, *, width: int = BASE_WIDTH) -> RenderResult:
     """Render ``data`` as a mode "1" badge ``width`` dots wide (about 100 mm long)."""
     layout = layout_for(width)
-    image = Image.new("1", (layout.width, layout.height), 1)
+    image = Image.new("1", (layout.width, layout.height), WHITE)
     draw = ImageDraw.Draw(image)
     missing: list[str] = []
     boxes: dict[str, Box] = {}
@@ -375,7 +387,7 @@ def render_badge(data: BadgeData, *, width: int = BASE_WIDTH) -> RenderResult:
     draw.rectangle((layout.band[0], layout.band[1], layout.band[2] - 1, layout.band[3] - 1), fill=0)
     boxes["band"] = layout.band
     fields = (
-        ("band_text", data.band_text, layout.band_text, True, "band", 1),
+        ("band_text", data.band_text, layout.band_text, True, "band", WHITE),
         ("badge_name", data.badge_name, layout.name, True, "name", 0),
         ("title", data.title, layout.title, False, "title", 0),
         ("organization", data.organization, layout.organization, True, "organization", 0),

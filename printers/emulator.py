@@ -242,7 +242,7 @@ class PrinterEmulator:
                 thread = threading.Thread(target=self._serve, args=(conn,), daemon=True,
                                           name=f"printer-emulator:{self.port}:conn")
                 self._handlers.add(thread)
-            thread.start()
+                thread.start()  # under the lock: stop() must never see (and join) a thread not yet started
 
     def _serve(self, conn: socket.socket) -> None:
         session = _Session()

@@ -158,8 +158,12 @@ def test_stop_ends_a_stalled_connection(badge):
     sock.sendall(STATUS_QUERY)
     emulator.stop()
     sock.settimeout(2)
-    assert sock.recv(10) == b""  # closed, never answered
-    sock.close()
+    try:
+        assert sock.recv(10) == b""  # closed, never answered
+    except ConnectionResetError:
+        pass  # closed with the query unread: a reset, also never answered
+    finally:
+        sock.close()
 
 
 def test_unknown_fault_is_refused(emulator):

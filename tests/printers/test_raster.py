@@ -82,3 +82,22 @@ def test_parser_gives_the_same_events_however_the_bytes_arrive(chunk):
 def test_an_incomplete_raster_is_not_an_image():
     data = job_bytes(noise(64, 64), profile="TM-L90")
     assert decode_raster(data[:300]) == []
+
+
+@pytest.mark.parametrize("size", [(576, 800), (512, 711), (13, 3)])
+def test_raster_command_is_what_python_escpos_emits(size):
+    from printers.raster import raster_command
+
+    image = noise(*size, seed=5)
+    printer = Dummy(profile="TM-L90")
+    printer.image(image, impl="bitImageRaster", fragment_height=2000)
+    assert raster_command(image) == printer.output
+
+
+def test_job_bytes_use_python_escpos_for_init_feed_and_cut(badge):
+    image = render_badge(badge).image
+    printer = Dummy(profile="TM-L90")
+    printer.hw("INIT")
+    printer.image(image, impl="bitImageRaster", fragment_height=2000)
+    printer.cut()
+    assert job_bytes(image, profile="TM-L90") == printer.output
