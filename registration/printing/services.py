@@ -80,8 +80,8 @@ def issue_badge(registration: Registration, *, printer_name: str, settings: Sett
 QUEUE_OPTIONS = ("fallback", "hold_seconds")
 #: How long a held job waits for its printer when ``hold_seconds`` is not configured.
 DEFAULT_HOLD_SECONDS = 60.0
-#: A job that was tried this often on one printer without success stops waiting there (a backstop to hold_seconds).
-MAX_ATTEMPTS = 30
+#: A backstop to hold_seconds (e.g. against a skewed clock): a job tried this often on one printer moves on.
+MAX_ATTEMPTS = 100
 #: Backoff between attempts of a held job: 0.5 s, 1 s, 2 s, 4 s, then every 5 s (a kiosk user is waiting).
 RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
