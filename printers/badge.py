@@ -375,9 +375,17 @@ def _placeholder(draw: ImageDraw.ImageDraw, box: Box, module: int) -> None:
               anchor="la")
 
 
+#: One FreeType face is shared by every thread of the process; FreeType faces are not safe for concurrent use.
+_render_lock = threading.Lock()
+
+
 def render_badge(data: BadgeData, *, width: int = BASE_WIDTH) -> RenderResult:
     """Render ``data`` as a mode "1" badge ``width`` dots wide (about 100 mm long)."""
-    layout = layout_for(width)
+    with _render_lock:
+        return _render(data, layout_for(width))
+
+
+def _render(data: BadgeData, layout: _Layout) -> RenderResult:
     image = Image.new("1", (layout.width, layout.height), WHITE)
     draw = ImageDraw.Draw(image)
     missing: list[str] = []

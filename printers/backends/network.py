@@ -20,12 +20,17 @@ class SocketConnection:
         self.io_timeout = io_timeout
 
     def write(self, data: bytes) -> int:
-        """Send everything, counting what went out (OSError.sent_bytes says how much before a failure)."""
+        """Send everything within the io timeout in all (OSError.sent_bytes says how much went out before a failure)."""
         view = memoryview(data)
         total = 0
-        self.sock.settimeout(self.io_timeout)
+        # One deadline for the whole job: a printer that takes a trickle at a time must not stretch it indefinitely.
+        deadline = time.monotonic() + self.io_timeout
         try:
             while total < len(view):
+                left = deadline_left(deadline)
+                if left <= 0:
+                    raise TimeoutError(f"printer took {total} of {len(view)} bytes within {self.io_timeout} s")
+                self.sock.settimeout(left)
                 total += self.sock.send(view[total:total + CHUNK])
         except OSError as exc:
             exc.sent_bytes = total

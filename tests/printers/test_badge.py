@@ -193,3 +193,33 @@ def test_fonts_come_from_the_package():
 
     fonts = resources.files("printers").joinpath("fonts")
     assert {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE"} <= {p.name for p in fonts.iterdir()}
+
+
+#: name -> the lines it is laid out on (at the badge's 576 dots)
+LINES = [
+    ("Ada Lovelace", ("Ada Lovelace",)),
+    ("María José Fernández-Castellanos", ("María José Fernández-", "Castellanos")),
+    ("Alexandra Konstantinopoulou", ("Alexandra", "Konstantinopoulou")),
+]
+
+
+@pytest.mark.parametrize("name, lines", LINES)
+def test_names_break_at_spaces_and_after_hyphens(name, lines):
+    from printers.badge import fit_text
+
+    layout = layout_for(576)
+    one, two = layout.sizes["name"]
+    assert fit_text(name, layout.name, bold=True, one_line=one, two_lines=two).lines == lines
+
+
+def test_a_word_too_long_for_two_lines_ends_in_an_ellipsis():
+    from printers.badge import fit_text
+
+    layout = layout_for(576)
+    word = "Wolfeschlegelsteinhausenbergerdorffvortschaferswessenschafewarenwohlgepflegeundsorgfaltigkeit"
+    placed = fit_text(word, layout.name, bold=True, one_line=layout.sizes["name"][0],
+                      two_lines=layout.sizes["name"][1])
+    first, second = placed.lines
+    assert second.endswith("…")
+    assert word.startswith(first + second[:-1])
+    assert placed.font.size == layout.sizes["name"][1][1]  # the minimum size, not smaller

@@ -66,3 +66,17 @@ def test_a_ready_printer_raises_nothing(state):
     status = parse_status(bytes(encode_status(**state)[n] for n in (1, 2, 4)))
     assert status.ready and status.paper_near_end == bool(state)
     raise_for_status(status, sent=False)
+
+
+def test_error_codes_are_the_documented_closed_list():
+    import printers
+
+    expected = {"PrinterOffline": "printer_offline", "PaperOut": "paper_out", "CoverOpen": "cover_open",
+                "StatusUnknown": "status_unknown", "PrintNotConfirmed": "print_unconfirmed",
+                "PrinterConfigError": "printer_config"}
+    for name, code in expected.items():
+        error = getattr(printers, name)("boom")
+        assert isinstance(error, printers.PrinterError)
+        assert (error.code, str(error)) == (code, "boom")
+        assert error.sent is (name == "PrintNotConfirmed")  # unconfirmed means bytes went out
+    assert set(printers.CODES) == set(expected.values())
