@@ -223,3 +223,29 @@ def test_a_word_too_long_for_two_lines_ends_in_an_ellipsis():
     assert second.endswith("…")
     assert word.startswith(first + second[:-1])
     assert placed.font.size == layout.sizes["name"][1][1]  # the minimum size, not smaller
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fast_mask_penalty_equals_qrcodes_own(seed):
+    import random
+
+    from qrcode import util
+
+    from printers.badge import mask_penalty
+
+    rng = random.Random(seed)
+    for n in (21, 25, 29, 33):
+        modules = [[rng.random() < 0.5 for _ in range(n)] for _ in range(n)]
+        assert mask_penalty(modules) == util.lost_point(modules)
+
+
+@pytest.mark.parametrize("code", [CODE, "B1" + "Z" * 26, "B1" + "0" * 26, "R1" + "7QK" * 8 + "AB"])
+def test_qr_is_the_one_qrcode_itself_would_make(code):
+    import qrcode
+
+    from printers.badge import qr_matrix
+
+    reference = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=1, border=4)
+    reference.add_data(code)
+    reference.make(fit=True)
+    assert qr_matrix(code) == reference.get_matrix()
