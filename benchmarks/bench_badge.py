@@ -69,7 +69,8 @@ def summary(samples: list[float]) -> str:
 
 def bench_render(items: list[BadgeData], width: int, profile: str) -> dict[str, list[float]]:
     """Per badge: the whole (layout + QR + bytes), and the QR and bytes parts on their own."""
-    render_badge(items[0], width=width)  # fonts loaded once per process, as in the worker
+    # Fonts and python-escpos's printer profiles load once per process (the worker pays it on its first job).
+    job_bytes(render_badge(items[0], width=width).image, profile=profile)
     times: dict[str, list[float]] = {"total": [], "cpu": [], "layout+qr": [], "qr": [], "escpos": []}
     for data in items:
         cpu = time.thread_time()

@@ -297,6 +297,8 @@ class PrinterEmulator:
         job = session.job()
         if job is None:
             return
+        log.info("printer emulator %s: job of %d bytes, %d image(s), cut=%s, fault=%s", self.port, len(job.raw),
+                 len(job.images), job.cut, self._fault)
         with self._cond:
             self.jobs.append(job)
             self._cond.notify_all()
