@@ -196,3 +196,29 @@ def _wait_for_port(emulator: PrinterEmulator) -> int:
             return emulator.port
         threading.Event().wait(0.01)
     raise AssertionError("emulator did not start")
+
+
+def test_a_printer_that_never_accepts_is_offline_after_the_connect_timeout(network_printer, badge):
+    # A listener whose accept queue is full drops further SYNs: the connect hangs until our timeout.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            fillers.append(filler)
+        printer = network_printer(port=port, connect_timeout=0.3)
+        with pytest.raises(PrinterOffline, match="timed out") as caught:
+            printer.print_badge(render_badge(badge, width=printer.width).image, job_name="j1")
+        assert caught.value.sent is False
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
