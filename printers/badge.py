@@ -176,22 +176,29 @@ def _place(lines: tuple[str, ...], region: Box, bold: bool, size: int) -> _Place
     return _Placed(font, tuple(lines), tuple(origins), box)
 
 
-def _largest(candidates, region: Box, bold: bool, sizes: tuple[int, int]) -> _Placed | None:
-    """The largest size in ``sizes`` (max, min) at which the best of ``candidates`` fits (binary search)."""
+def _largest(lines: tuple[str, ...], region: Box, bold: bool, sizes: tuple[int, int]) -> _Placed | None:
+    """The largest size in ``sizes`` (max, min) at which ``lines`` fit in ``region``, or None.
+
+    Ink grows in proportion to the font size, so one measurement at the largest size gives a near-exact estimate;
+    a step or two from there finds the exact size (a binary search costs three times as many measurements).
+    """
     high, low = sizes
-    best = None
-    while low <= high:
-        size = (low + high) // 2
-        placed = None
-        for lines in candidates(size):
-            placed = _place(lines, region, bold, size)
-            if placed is not None:
-                break
-        if placed is not None:
-            best, low = placed, size + 1
-        else:
-            high = size - 1
-    return best
+    x0, y0, x1, y1 = region
+    widest = max(_width(bold, high, line) for line in lines)
+    ascent, descent = _font(bold, high).getmetrics()
+    by_width = high * (x1 - x0) // max(widest, 1)
+    by_height = high * (y1 - y0) // ((ascent + descent) * len(lines))
+    size = max(low, min(high, by_width, by_height))
+    placed = _place(lines, region, bold, size)
+    while placed is None and size > low:  # the estimate was a little large (hinting, accents above the ascent)
+        size -= 1
+        placed = _place(lines, region, bold, size)
+    while placed is not None and size < high:  # or a little small
+        bigger = _place(lines, region, bold, size + 1)
+        if bigger is None:
+            break
+        placed, size = bigger, size + 1
+    return placed
 
 
 def _width(bold: bool, size: int, text: str) -> int:
@@ -210,9 +217,10 @@ def _line_breaks(text: str) -> list[tuple[str, str]]:
     return [b for b in breaks if b[0].strip() and b[1].strip()]
 
 
-def _balanced_splits(breaks: list[tuple[str, str]], bold: bool, size: int) -> list[tuple[str, str]]:
-    """The two-line breaks, most balanced first (the first that fits is the one used)."""
-    return sorted(breaks, key=lambda s: max(_width(bold, size, s[0]), _width(bold, size, s[1])))
+def _most_balanced(breaks: list[tuple[str, str]], bold: bool, size: int) -> tuple[str, str]:
+    """The two-line break whose longer line is shortest (the same at every size, as widths scale together)."""
+    font = _font(bold, size)
+    return min(breaks, key=lambda s: max(font.getlength(s[0]), font.getlength(s[1])))
 
 
 def _prefix_that_fits(text: str, width: int, bold: bool, size: int, suffix: str = "") -> int:
@@ -239,12 +247,12 @@ def fit_text(text: str, region: Box, *, bold: bool, one_line: tuple[int, int],
     """Lay ``text`` out in ``region``: one line shrinking to its minimum, then two lines, then an ellipsis."""
     if not text:
         return None
-    placed = _largest(lambda size: [(text,)], region, bold, one_line)
+    placed = _largest((text,), region, bold, one_line)
     if placed is not None:
         return placed
     breaks = _line_breaks(text) if two_lines is not None else []
     if breaks:
-        placed = _largest(lambda size: _balanced_splits(breaks, bold, size), region, bold, two_lines)
+        placed = _largest(_most_balanced(breaks, bold, two_lines[0]), region, bold, two_lines)
         if placed is not None:
             return placed
     # Last resort, at the smallest size: break where the first line is full (at a space when there is one),
@@ -284,7 +292,8 @@ def mask_penalty(modules: list[list[bool]]) -> int:
     columns = [bytes(column) for column in zip(*modules)]
     # Every row and column in one string, separated so no run or pattern spans two lines: 4 regex calls, not 4n.
     lines = b"\x02".join(rows + columns)
-    penalty = sum(end - start - 2 for start, end in (m.span() for m in _RUN.finditer(lines)))  # N1: runs of 5+
+    runs = _RUN.findall(lines)  # N1: runs of five or more, 3 points + 1 per module beyond five
+    penalty = sum(map(len, runs)) - 2 * len(runs)
     penalty += 40 * len(_FINDER_LIKE.findall(lines))  # N3: 1:1:3:1:1 with four light modules beside
     as_ints = [int(row.translate(_AS_DIGITS), 2) for row in rows]  # one bit per module
     full = (1 << (n - 1)) - 1
