@@ -124,9 +124,11 @@ def main() -> None:
         print(f"{label:30s} {summary(times[key])}")
     # CPU time is what the badge costs; wall time also counts whatever else the machine runs meanwhile.
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    verdict = "meets" if statistics.fmean(times["total"]) <= 20 and sorted(times["total"])[
-        round(0.99 * (len(times["total"]) - 1))] <= 20 else "MISSES"
-    print(f"target <= 20 ms per badge: {verdict} it (mean and p99)")
+    for key, label in (("total", "wall time"), ("cpu", "CPU time")):
+        ordered = sorted(times[key])
+        mean, p99 = statistics.fmean(ordered), ordered[round(0.99 * (len(ordered) - 1))]
+        verdict = "meets" if mean <= 20 and p99 <= 20 else "MISSES"
+        print(f"target <= 20 ms per badge, {label}: {verdict} it (mean {mean:.2f} ms, p99 {p99:.2f} ms)")
     rate, width = bench_emulator(badges(args.jobs, seed=11), profile)
     print(f"into the emulator (render + status + raster + confirmation, one connection per job): "
           f"{rate:6.1f} jobs/s over {args.jobs} jobs")
