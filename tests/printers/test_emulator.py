@@ -222,3 +222,22 @@ def test_a_printer_that_never_accepts_is_offline_after_the_connect_timeout(netwo
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+@pytest.mark.parametrize("impl", ["bitImageRaster", "graphics", "bitImageColumn"])
+def test_emulator_decodes_every_image_command_python_escpos_emits(emulator, badge, impl):
+    from escpos.printer import Dummy
+
+    image = render_badge(badge).image
+    printer = Dummy(profile="TM-L90")
+    printer.hw("INIT")
+    printer.image(image, impl=impl, fragment_height=2000)
+    printer.cut()
+    with raw_client(emulator.port) as sock:
+        sock.sendall(printer.output)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(10) == b""
+    [job] = emulator.jobs
+    assert job.cut and len(job.images) == 1
+    assert job.images[0].crop((0, 0, *image.size)).tobytes() == image.tobytes()
+    assert decode(job.images[0]) == [CODE]
