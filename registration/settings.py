@@ -67,6 +67,17 @@ class HealthPolicy:
 
 
 @dataclass(frozen=True)
+class KioskSettings:
+    """How the kiosk page paces itself (seconds, except the poll interval)."""
+
+    idle_seconds: int = 30
+    warning_seconds: int = 10
+    done_seconds: int = 8
+    poll_ms: int = 400
+    heartbeat_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """Where confirmation mail goes: an outbox folder or an SMTP server."""
 
@@ -93,6 +104,7 @@ class Settings:
     health: HealthPolicy
     mail: MailSettings
     printers: dict[str, dict]
+    kiosk: KioskSettings = field(default_factory=KioskSettings)
     languages: tuple[str, ...] = ("en", "es")
     max_guests: int = 4
     session_cookie_secure: bool = False
@@ -267,7 +279,31 @@ def _printers(raw: dict, root: Path) -> dict[str, dict]:
         if fallback is not None and fallback not in tables:
             raise ConfigError(f"{where}.fallback: no printer named {fallback!r}")
         printers[name] = options
+    # The printers library knows its profiles and backend options: ask it now, so a typo in
+    # `profile` stops startup instead of failing the first badge. Building a printer opens nothing.
+    from printers import PrinterConfigError, make_printer
+
+    for name, options in printers.items():
+        try:
+            make_printer(name, options)
+        except PrinterConfigError as exc:
+            raise ConfigError(str(exc)) from None
     return printers
+
+
+def _kiosk(raw: dict) -> KioskSettings:
+    t = _table(raw, "kiosk", required=False)
+    defaults = KioskSettings()
+    values = {}
+    for key in ("idle_seconds", "warning_seconds", "done_seconds", "poll_ms", "heartbeat_seconds"):
+        value = _get(t, key, "kiosk", int, getattr(defaults, key))
+        if value <= 0:
+            raise ConfigError(f"kiosk.{key}: must be positive")
+        values[key] = value
+    unknown = set(t) - set(values)
+    if unknown:
+        raise ConfigError(f"kiosk.{sorted(unknown)[0]}: unknown key")
+    return KioskSettings(**values)
 
 
 def _secret_key(app_table: dict, root: Path) -> str:
@@ -307,7 +343,7 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
             table = table.setdefault(part, {})
         table[leaf] = value
     root = path.parent
-    known = {"app", "database", "event", "registration_types", "health", "mail", "printers"}
+    known = {"app", "database", "event", "registration_types", "health", "mail", "printers", "kiosk"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown table")
@@ -333,6 +369,7 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
         health=_health(raw),
         mail=_mail(raw, root),
         printers=_printers(raw, root),
+        kiosk=_kiosk(raw),
         languages=languages,
         max_guests=_get(app_table, "max_guests", "app", int, 4),
         session_cookie_secure=_get(app_table, "session_cookie_secure", "app", bool, False),

@@ -104,5 +104,9 @@ def make_printer(name: str, options: dict) -> BadgePrinter:
     connect_timeout = _checked(name, "connect_timeout", options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
                                float)
     io_timeout = _checked(name, "io_timeout", options.get("io_timeout", DEFAULT_IO_TIMEOUT), float)
-    return loader()(name, profile=profile, width=profile_width(profile), connect_timeout=connect_timeout,
+    try:
+        width = profile_width(profile)
+    except PrinterConfigError as exc:
+        raise PrinterConfigError(f"printers.{name}.profile: {exc}") from None
+    return loader()(name, profile=profile, width=width, connect_timeout=connect_timeout,
                     io_timeout=io_timeout, **kwargs)

@@ -40,6 +40,9 @@ def test_the_shipped_config_is_valid():
         ({"printers.kiosk-1.connect_timeout": 0}, "printers.kiosk-1.connect_timeout"),
         ({"printers.kiosk-1.port": "9100"}, "printers.kiosk-1.port"),
         ({"printers.kiosk-1.directory": 7}, "printers.kiosk-1.directory"),
+        ({"printers.kiosk-1.profile": "NoSuchPrinter"}, "printers.kiosk-1.profile"),
+        ({"kiosk.idle_seconds": 0}, "kiosk.idle_seconds"),
+        ({"kiosk.idle_secs": 5}, "kiosk.idle_secs"),
         ({"surprise.key": 1}, "surprise"),
     ],
 )
@@ -49,6 +52,13 @@ def test_a_bad_key_is_named(tmp_path, change, key, monkeypatch):
     with pytest.raises(ConfigError) as excinfo:
         load_settings(ROOT / "config.toml", overrides=change)
     assert str(excinfo.value).startswith(key)
+
+
+def test_kiosk_timings_reach_the_page(write_config):
+    app = create_app(write_config(extra="\n[kiosk]\nidle_seconds = 45\npoll_ms = 250\n"))
+    assert app.config["KIOSK_IDLE_SECONDS"] == 45
+    assert app.config["KIOSK_POLL_MS"] == 250
+    assert app.config["KIOSK_WARNING_SECONDS"] == 10
 
 
 def test_missing_file_is_reported(tmp_path):
