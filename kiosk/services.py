@@ -177,13 +177,19 @@ def job_for_kiosk(kiosk: Kiosk, job_id: int) -> PrintJob:
 
 
 def alternative_kiosk(kiosk: Kiosk) -> Kiosk | None:
-    """Another enabled kiosk of the event whose printer is online and fault-free."""
+    """Another enabled kiosk of the event whose printer is not known to be faulty.
+
+    Online printers come first; a printer never heard from yet (a preview or file printer cannot
+    report its status before its first badge) is still a better suggestion than none.
+    """
     return db.session.execute(
         sa.select(Kiosk)
-        .join(PrinterState, PrinterState.name == Kiosk.printer_name)
+        .outerjoin(PrinterState, PrinterState.name == Kiosk.printer_name)
         .where(Kiosk.event_id == kiosk.event_id, Kiosk.id != kiosk.id, Kiosk.enabled.is_(True),
-               Kiosk.printer_name != kiosk.printer_name, PrinterState.online.is_(True), PrinterState.error_code == "")
-        .order_by(Kiosk.name)
+               Kiosk.printer_name != kiosk.printer_name,
+               sa.or_(PrinterState.name.is_(None),
+                      sa.and_(PrinterState.online.is_not(False), PrinterState.error_code == "")))
+        .order_by(PrinterState.online.is_(True).desc(), Kiosk.name)
         .limit(1)
     ).scalar_one_or_none()
 
