@@ -63,14 +63,10 @@ def _messages() -> dict[str, str]:
         # needs desk
         "go_health_desk": _("Please go to the health verification desk"),
         "go_registration_desk": _("Please go to the registration desk"),
-        "health_missing": _("We have no vaccination record or test result for you yet. The health verification "
-                            "desk can check your proof, and on-site testing is available there."),
-        "health_unverified": _("Your vaccination or test proof has not been checked yet. Please show it at the "
-                               "health verification desk."),
-        "health_expired": _("Your negative test is too old for today. On-site testing is available at the health "
-                            "verification desk."),
-        "health_rejected": _("Your health proof could not be accepted. Please see the health verification desk."),
-        "health_purged": _("Your health record is no longer on file. Please see the health verification desk."),
+        # One message for every health reason: a kiosk stands in a lobby, and the design lets it say
+        # only "cleared" or "see the desk" (the desk case carries the exact reason for staff).
+        "health_not_cleared": _("We can't print your badge until your vaccination or test result has been checked. "
+                                "The health verification desk will help, and on-site testing is available there."),
         "registration_cancelled": _("This registration was cancelled. The registration desk can help."),
         "no_badge": _("No badge was printed."),
         # invalid

@@ -352,7 +352,8 @@
     var health = answer.go_to === "health_desk";
     $("desk-title").textContent = t(health ? "go_health_desk" : "go_registration_desk");
     $("desk-name").textContent = answer.attendee ? t("welcome_name", { name: answer.attendee.badge_name }) : "";
-    $("desk-message").textContent = MESSAGES.en[answer.reason] ? t(answer.reason) : "";
+    var reason = health ? "health_not_cleared" : answer.reason;  // never more health detail than that
+    $("desk-message").textContent = MESSAGES.en[reason] ? t(reason) : "";
     $("desk-case").textContent = answer.desk_case ? t("desk_case", { id: answer.desk_case.id }) : "";
     show("desk");
     announce($("desk-title").textContent + ". " + $("desk-message").textContent);

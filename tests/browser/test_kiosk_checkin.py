@@ -109,7 +109,7 @@ def test_a_guest_gets_the_guest_band(open_kiosk, make_registration, emulator, se
     ("health", "reason", "message"),
     [
         ({"health": None}, "health_missing", "on-site testing is available"),
-        ({"health_state": "attested"}, "health_unverified", "has not been checked yet"),
+        ({"health_state": "attested"}, "health_unverified", "on-site testing is available"),
     ],
 )
 def test_a_person_who_is_not_cleared_gets_no_badge_and_a_desk_case(open_kiosk, make_registration, emulator,
