@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from .extensions import db
-from .models import AuditEvent
+from .models import AuditEvent, utcnow
+
+# A Core insert, built once: an ORM object per audit event cost a unit-of-work flush on every
+# kiosk check-in, for a row nothing reads back in the same request.
+_INSERT = sa.insert(AuditEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -38,17 +44,20 @@ class Actor:
         return cls(type="attendee", id=registration.id, label=registration.email)
 
 
-def record(actor: Actor, action: str, target=None, *, event_id: int | None = None, **details) -> AuditEvent:
-    """Add an audit event for ``actor`` doing ``action`` to ``target`` (flushed with the unit of work)."""
-    entry = AuditEvent(
-        event_id=event_id if event_id is not None else getattr(target, "event_id", None),
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_label=actor.label[:254],
-        action=action,
-        target_type=type(target).__name__ if target is not None else "",
-        target_id=getattr(target, "id", None),
-        details=details,
-    )
-    db.session.add(entry)
-    return entry
+def record(actor: Actor, action: str, target=None, *, event_id: int | None = None, **details) -> None:
+    """Add an audit event for ``actor`` doing ``action`` to ``target`` (written now, in the caller's transaction).
+
+    ``target`` is a model object; its class name and id are recorded, and its event unless ``event_id`` is given.
+    """
+    record_target(actor, action, type(target).__name__ if target is not None else "", getattr(target, "id", None),
+                  event_id=event_id if event_id is not None else getattr(target, "event_id", None), **details)
+
+
+def record_target(actor: Actor, action: str, target_type: str, target_id: int | None, *,
+                  event_id: int | None = None, **details) -> None:
+    """Add an audit event naming its target by type and id (for callers that hold plain rows, not objects)."""
+    db.session.execute(_INSERT, {
+        "at": utcnow(), "event_id": event_id, "actor_type": actor.type, "actor_id": actor.id,
+        "actor_label": actor.label[:254], "action": action, "target_type": target_type, "target_id": target_id,
+        "details": details,
+    })

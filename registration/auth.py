@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from urllib.parse import urlsplit
+
+import sqlalchemy as sa
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -65,8 +68,26 @@ def _bearer_token() -> str | None:
     return None
 
 
+@cache
+def _kiosk_by_token():
+    """The kiosk columns a bearer-token request needs, as a plain row (built once; no ORM object)."""
+    from .checkin.models import Kiosk
+
+    kiosks = Kiosk.__table__
+    return sa.select(kiosks.c.id, kiosks.c.event_id, kiosks.c.name, kiosks.c.printer_name, kiosks.c.location,
+                     kiosks.c.language, kiosks.c.generation, kiosks.c.enabled, kiosks.c.last_seen_at).where(
+        kiosks.c.token_hash == sa.bindparam("digest"))
+
+
+_STAFF_BY_TOKEN = sa.select(StaffUser).where(StaffUser.api_token_hash == sa.bindparam("digest"))
+
+
 def _load_principals() -> None:
-    """Set ``g.kiosk``, ``g.staff`` and ``g.actor`` from a bearer token, the kiosk cookie or the login."""
+    """Set ``g.kiosk``, ``g.staff`` and ``g.actor`` from a bearer token, the kiosk cookie or the login.
+
+    A kiosk named by its bearer token is a read-only row with the kiosk's attributes (the kiosk API
+    only reads them); the kiosk pages' cookie path loads the model object.
+    """
     from .checkin.models import Kiosk
 
     g.kiosk = g.staff = g.actor = None
@@ -77,11 +98,9 @@ def _load_principals() -> None:
         except LanyardError:
             return
         if parsed.kind == "kiosk":
-            g.kiosk = db.session.execute(db.select(Kiosk).filter_by(token_hash=parsed.digest)).scalar_one_or_none()
+            g.kiosk = db.session.execute(_kiosk_by_token(), {"digest": parsed.digest}).first()
         elif parsed.kind == "staff_token":
-            staff = db.session.execute(
-                db.select(StaffUser).filter_by(api_token_hash=parsed.digest)
-            ).scalar_one_or_none()
+            staff = db.session.execute(_STAFF_BY_TOKEN, {"digest": parsed.digest}).scalar_one_or_none()
             g.staff = staff if staff is not None and staff.active else None
     else:
         bound = session.get("kiosk")

@@ -27,8 +27,8 @@ from ..errors import CODES, LanyardError
 from ..extensions import db
 from ..health import assess_clearance
 from ..models import Event, HealthRecord, Registration, utcnow
-from ..printing.models import PrintJob
-from ..printing.services import issue_badge
+from ..printing.models import Badge, PrintJob
+from ..printing.services import queue_badge
 from ..settings import Settings
 from ..text import fold
 from .models import CheckIn, CheckInRequest, DeskCase, Kiosk, KioskLookupWindow, SupersededCode
@@ -118,40 +118,75 @@ def _answer(result: str, reason: str | None = None, *, attendee: dict | None = N
 
 def print_job_dict(job: PrintJob) -> dict:
     """A print job as the kiosk API shows it."""
-    return {"id": job.id, "state": job.state, "printer": job.printer_name, "error_code": job.error_code or "",
-            "url": f"/api/v1/print-jobs/{job.id}", "preview_url": f"/api/v1/print-jobs/{job.id}/preview.png"}
+    return _job_dict(job.id, job.state, job.printer_name, job.error_code or "")
 
 
-# Hot-path statements are built once: building a SELECT costs more than SQLite takes to run it.
-_STORED_ANSWER = sa.select(CheckInRequest.response).where(
-    CheckInRequest.kiosk_id == sa.bindparam("kiosk_id"), CheckInRequest.nonce == sa.bindparam("nonce"))
-_CHECKIN_KIOSK = aliased(Kiosk, name="checkin_kiosk")
-# The registration as an ORM object (the badge services want one); the rest as plain columns.
+def _job_dict(job_id: int, state: str, printer_name: str, error_code: str) -> dict:
+    return {"id": job_id, "state": state, "printer": printer_name, "error_code": error_code,
+            "url": f"/api/v1/print-jobs/{job_id}", "preview_url": f"/api/v1/print-jobs/{job_id}/preview.png"}
+
+
+# Hot-path statements are built once, on tables rather than entities: building a SELECT, or
+# running one through the ORM, costs more than SQLite takes to run it.
+_registrations = Registration.__table__
+_health = HealthRecord.__table__
+_checkins = CheckIn.__table__
+_requests = CheckInRequest.__table__
+_badges = Badge.__table__
+_checkin_kiosk = Kiosk.__table__.alias("checkin_kiosk")
+_STORED_ANSWER = sa.select(_requests.c.response).where(
+    _requests.c.kiosk_id == sa.bindparam("kiosk_id"), _requests.c.nonce == sa.bindparam("nonce"))
+# The registration's columns the decision and the badge need, its health record, any check-in
+# (and where), and whether it holds a valid badge already, in one round trip.
 _LOAD = (
-    sa.select(Registration, HealthRecord.method, HealthRecord.state, HealthRecord.test_taken_at,
-              HealthRecord.expires_at, CheckIn.at, _CHECKIN_KIOSK.name, _CHECKIN_KIOSK.location)
-    .outerjoin(HealthRecord, HealthRecord.registration_id == Registration.id)
-    .outerjoin(CheckIn, CheckIn.registration_id == Registration.id)
-    .outerjoin(_CHECKIN_KIOSK, _CHECKIN_KIOSK.id == CheckIn.kiosk_id)
+    sa.select(_registrations.c.id, _registrations.c.event_id, _registrations.c.type_name,
+              _registrations.c.badge_name, _registrations.c.title, _registrations.c.organization,
+              _registrations.c.status, _registrations.c.code_hash,
+              sa.exists().where(_badges.c.registration_id == _registrations.c.id, _badges.c.status == "valid")
+              .label("has_valid_badge"),
+              _health.c.method, _health.c.state, _health.c.test_taken_at, _health.c.expires_at,
+              _checkins.c.at, _checkin_kiosk.c.name, _checkin_kiosk.c.location)
+    .select_from(_registrations)
+    .outerjoin(_health, _health.c.registration_id == _registrations.c.id)
+    .outerjoin(_checkins, _checkins.c.registration_id == _registrations.c.id)
+    .outerjoin(_checkin_kiosk, _checkin_kiosk.c.id == _checkins.c.kiosk_id)
 )
-_LOAD_BY_CODE = _LOAD.where(Registration.code_hash == sa.bindparam("digest"))
-_LOAD_BY_ID = _LOAD.where(Registration.id == sa.bindparam("registration_id"))
-_SUPERSEDED = sa.select(SupersededCode.registration_id).where(SupersededCode.code_hash == sa.bindparam("digest"))
-_LOCK_EVENT = sa.select(Event.id).where(Event.id == sa.bindparam("event_id")).with_for_update(key_share=True)
-_SET_BADGE = sa.update(CheckIn).where(CheckIn.id == sa.bindparam("checkin_id")).values(
-    badge_id=sa.bindparam("badge_id"))
-_INSERT_REQUEST = sa.insert(CheckInRequest)
+_LOAD_BY_CODE = _LOAD.where(_registrations.c.code_hash == sa.bindparam("digest"))
+_LOAD_BY_ID = _LOAD.where(_registrations.c.id == sa.bindparam("registration_id"))
+_superseded = SupersededCode.__table__
+_SUPERSEDED = sa.select(_superseded.c.registration_id).where(_superseded.c.code_hash == sa.bindparam("digest"))
+_SET_BADGE = sa.update(_checkins).where(_checkins.c.id == sa.bindparam("checkin_id")).values(
+    badge_id=sa.bindparam("new_badge_id"))
+_INSERT_REQUEST = sa.insert(_requests)
 
 
 @lru_cache(maxsize=2)
 def _insert_checkin(dialect: str):
     """``INSERT INTO checkins ... ON CONFLICT (registration_id) DO NOTHING RETURNING id``."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(CheckIn).on_conflict_do_nothing(index_elements=["registration_id"]).returning(CheckIn.id)
+    return insert(_checkins).on_conflict_do_nothing(index_elements=["registration_id"]).returning(_checkins.c.id)
 
 
 def _stored_answer(kiosk: Kiosk, nonce: str) -> dict | None:
     return db.session.execute(_STORED_ANSWER, {"kiosk_id": kiosk.id, "nonce": nonce}).scalar_one_or_none()
+
+
+class _Person(NamedTuple):
+    """The registration's columns a check-in reads (and the badge prints)."""
+
+    id: int
+    event_id: int
+    type_name: str
+    badge_name: str
+    title: str
+    organization: str
+    status: str
+    code_hash: str
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Whether the registration was cancelled."""
+        return self.status == "cancelled"
 
 
 class _Health(NamedTuple):
@@ -165,9 +200,10 @@ class _Health(NamedTuple):
 
 @dataclass(frozen=True)
 class _Loaded:
-    registration: Registration
+    registration: _Person
     health: _Health | None
     checked_in: dict | None  # when and where, if already checked in
+    has_valid_badge: bool
 
 
 def _load(statement, params: dict) -> _Loaded | None:
@@ -175,9 +211,10 @@ def _load(statement, params: dict) -> _Loaded | None:
     row = db.session.execute(statement, params).first()
     if row is None:
         return None
-    registration, method, state, taken, expires, at, kiosk_name, location = row
-    return _Loaded(registration, _Health(method, state, taken, expires) if method is not None else None,
-                   {"at": _iso(at), "kiosk": kiosk_name, "location": location or ""} if at is not None else None)
+    method, state, taken, expires, at, kiosk_name, location = row[9:]
+    return _Loaded(_Person(*row[:8]), _Health(method, state, taken, expires) if method is not None else None,
+                   {"at": _iso(at), "kiosk": kiosk_name, "location": location or ""} if at is not None else None,
+                   bool(row[8]))
 
 
 def _by_code(event: Event, raw: object) -> _Loaded:
@@ -233,7 +270,7 @@ def _by_selection(event: Event, selection: object, *, kiosk: Kiosk, settings: Se
     return loaded
 
 
-def _desk_case(event: Event, registration: Registration, reason: str, kiosk: Kiosk) -> DeskCase:
+def _desk_case(event: Event, registration: _Person, reason: str, kiosk: Kiosk) -> DeskCase:
     """The open case for this person and reason, or a new one: repeated scans do not flood the queue."""
     case = db.session.execute(
         sa.select(DeskCase).where(DeskCase.registration_id == registration.id, DeskCase.reason == reason,
@@ -272,16 +309,12 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
     if checkin_id is None:  # a concurrent request checked this person in first
         won = _load(_LOAD_BY_ID, {"registration_id": registration.id})
         return _answer("already_checked_in", "already_checked_in", attendee=attendee, checked_in=won.checked_in)
-    # Badge serials are max + 1 per event: take the event row's lock so concurrent check-ins queue
-    # for the few statements that follow instead of failing on the serial's unique constraint.
-    # FOR NO KEY UPDATE (key_share): the plain FOR UPDATE would conflict with the KEY SHARE locks
-    # that every insert referencing the event takes, and two check-ins would deadlock.
-    if dialect == "postgresql":  # SQLite has one writer at a time already: nothing to lock
-        db.session.execute(_LOCK_EVENT, {"event_id": event.id})
-    job = issue_badge(registration, printer_name=kiosk.printer_name, settings=settings,
-                      actor=Actor.for_kiosk(kiosk), reason="check-in")
-    db.session.execute(_SET_BADGE, {"checkin_id": checkin_id, "badge_id": job.badge_id})
-    return _answer("checked_in", None, attendee=attendee, print_job=print_job_dict(job),
+    # The badge serial comes from the badges' id sequence, so concurrent check-ins need no lock here.
+    issued = queue_badge(registration, printer_name=kiosk.printer_name, settings=settings,
+                         actor=Actor.for_kiosk(kiosk), reason="check-in", void_previous=loaded.has_valid_badge)
+    db.session.execute(_SET_BADGE, {"checkin_id": checkin_id, "new_badge_id": issued.badge_id})
+    return _answer("checked_in", None, attendee=attendee,
+                   print_job=_job_dict(issued.job_id, "queued", issued.printer_name, ""),
                    checked_in={"at": _iso(now), "kiosk": kiosk.name, "location": kiosk.location})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from ..extensions import db
 from ..models import Registration, UTCDateTime, utcnow
@@ -24,14 +24,19 @@ class Badge(db.Model):
 
     __tablename__ = "badges"
     __table_args__ = (
-        sa.UniqueConstraint("event_id", "serial", name="uq_badges_event_serial"),
         sa.CheckConstraint("status in ('valid', 'void')", name="status"),
+        # AUTOINCREMENT: SQLite never hands out an id again, even the highest one after a delete,
+        # so a serial printed once is never printed on another badge.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
     registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id"), index=True)
-    serial: Mapped[int]
+    # The printed serial ("#000123") is the badge's own id: unique (so unique per event too) and
+    # handed out by the database's sequence without any lock. A max(serial) + 1 per event made
+    # every concurrent check-in queue on the event row. Serials are increasing but not dense.
+    serial: Mapped[int] = synonym("id")
     code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     status: Mapped[str] = mapped_column(sa.String(8), default="valid")
     void_reason: Mapped[str] = mapped_column(sa.String(200), default="")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..audit import Actor, record
+from ..audit import Actor, record, record_target
 from ..codes import hash_code, new_code
 from ..errors import LanyardError
 from ..extensions import db
@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 def badge_payload(registration: Registration, badge: Badge, code: str, settings: Settings) -> dict:
     """What the worker needs to render the badge (the fields of ``printers.BadgeData``)."""
+    return _payload(registration, badge.serial, code, settings)
+
+
+def _payload(registration, serial: int, code: str, settings: Settings) -> dict:
     rtype = settings.registration_types[registration.type_name]
     return {
         "badge_name": registration.badge_name,
@@ -32,8 +36,63 @@ def badge_payload(registration: Registration, badge: Badge, code: str, settings:
         "band_color": rtype.band_color,
         "code": code,
         "event_name": settings.event.name,
-        "serial": f"#{badge.serial:06d}",
+        "serial": f"#{serial:06d}",
     }
+
+
+@dataclass(frozen=True)
+class IssuedBadge:
+    """A badge just issued and its queued print job, as plain values (no ORM objects are loaded for it)."""
+
+    badge_id: int
+    serial: int
+    job_id: int
+    printer_name: str
+
+
+_badges = Badge.__table__
+# Built once: the check-in path runs these for every badge.
+_INSERT_BADGE = sa.insert(_badges).returning(_badges.c.id)
+_INSERT_JOB = sa.insert(PrintJob.__table__).returning(PrintJob.__table__.c.id)
+
+
+def queue_badge(registration, *, printer_name: str, settings: Settings, actor: Actor, reason: str = "check-in",
+                void_previous: bool = True) -> IssuedBadge:
+    """Create a badge with a fresh badge code and queue its print job (in the caller's transaction).
+
+    ``registration`` is a :class:`Registration` or any row with its ``id``, ``event_id``, ``type_name``,
+    ``badge_name``, ``title`` and ``organization``. Any earlier valid badge of the registration is
+    voided, so a lost badge stops opening doors; a caller that knows there is none (a first check-in)
+    passes ``void_previous=False`` to skip that statement.
+
+    :raise LanyardError: ``printer_unknown``.
+    """
+    if printer_name not in settings.printers:
+        raise LanyardError("printer_unknown", f"no printer {printer_name!r} in the configuration")
+    now = utcnow()
+    if void_previous:
+        # ORM-enabled, so a Badge already loaded in the session sees its new status.
+        db.session.execute(
+            sa.update(Badge)
+            .where(Badge.registration_id == registration.id, Badge.status == "valid")
+            .values(status="void", void_reason=f"replaced: {reason}"[:200], voided_at=now)
+        )
+    code = new_code("badge")
+    event_id = registration.event_id
+    # The serial is the badge's id, from the database's sequence: no lock, no clash between check-ins.
+    badge_id = db.session.execute(_INSERT_BADGE, {
+        "event_id": event_id, "registration_id": registration.id, "code_hash": hash_code(code), "status": "valid",
+        "void_reason": "", "voided_at": None, "created_at": now,
+    }).scalar_one()
+    job_id = db.session.execute(_INSERT_JOB, {
+        "event_id": event_id, "badge_id": badge_id, "printer_name": printer_name, "state": "queued",
+        "payload": _payload(registration, badge_id, code, settings), "attempts": 0, "next_attempt_at": now,
+        "claimed_by": "", "claimed_at": None, "held_since": None, "moved_from": "", "last_error": "",
+        "error_code": "", "created_at": now, "updated_at": now, "printed_at": None,
+    }).scalar_one()
+    record_target(actor, "badge.issue", "Registration", registration.id, event_id=event_id, badge_id=badge_id,
+                  serial=badge_id, print_job_id=job_id, printer=printer_name, reason=reason)
+    return IssuedBadge(badge_id=badge_id, serial=badge_id, job_id=job_id, printer_name=printer_name)
 
 
 def issue_badge(registration: Registration, *, printer_name: str, settings: Settings, actor: Actor,
@@ -44,30 +103,8 @@ def issue_badge(registration: Registration, *, printer_name: str, settings: Sett
 
     :raise LanyardError: ``printer_unknown``.
     """
-    if printer_name not in settings.printers:
-        raise LanyardError("printer_unknown", f"no printer {printer_name!r} in the configuration")
-    now = utcnow()
-    db.session.execute(
-        sa.update(Badge)
-        .where(Badge.registration_id == registration.id, Badge.status == "valid")
-        .values(status="void", void_reason=f"replaced: {reason}"[:200], voided_at=now)
-    )
-    code = new_code("badge")
-    # Serials are per event; the unique constraint turns a rare concurrent clash into a retryable error.
-    serial = (db.session.execute(
-        sa.select(sa.func.max(Badge.serial)).where(Badge.event_id == registration.event_id)
-    ).scalar() or 0) + 1
-    badge = Badge(event_id=registration.event_id, registration_id=registration.id, serial=serial,
-                  code_hash=hash_code(code), status="valid")
-    db.session.add(badge)
-    db.session.flush()
-    job = PrintJob(event_id=registration.event_id, badge=badge, printer_name=printer_name, state="queued",
-                   payload=badge_payload(registration, badge, code, settings), next_attempt_at=now)
-    db.session.add(job)
-    db.session.flush()
-    record(actor, "badge.issue", registration, badge_id=badge.id, serial=serial, print_job_id=job.id,
-           printer=printer_name, reason=reason)
-    return job
+    issued = queue_badge(registration, printer_name=printer_name, settings=settings, actor=actor, reason=reason)
+    return db.session.get(PrintJob, issued.job_id)
 
 
 # --- the queue ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 9987e18c492e
+Revision ID: e056f6892e67
 Revises: 
-Create Date: 2026-11-23 08:00:35.204615
+Create Date: 2026-11-23 08:34:13.503539
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import registration.models
 
 
 # revision identifiers, used by Alembic.
-revision = '9987e18c492e'
+revision = 'e056f6892e67'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -138,7 +138,6 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
     sa.Column('registration_id', sa.Integer(), nullable=False),
-    sa.Column('serial', sa.Integer(), nullable=False),
     sa.Column('code_hash', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('void_reason', sa.String(length=200), nullable=False),
@@ -149,7 +148,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'], name=op.f('fk_badges_registration_id_registrations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_badges')),
     sa.UniqueConstraint('code_hash', name=op.f('uq_badges_code_hash')),
-    sa.UniqueConstraint('event_id', 'serial', name='uq_badges_event_serial')
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('badges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_badges_registration_id'), ['registration_id'], unique=False)
