@@ -65,9 +65,6 @@ def printers_toml(emulators: dict, preview_dir: Path, hold_seconds: float) -> st
                  f'{TIMEOUTS}hold_seconds = {hold_seconds}\n{fallbacks.get(name, "")}\n')
     for name in PREVIEW_PRINTERS:
         text += f'[printers.{name}]\nbackend = "preview"\ndirectory = "{preview_dir / name}"\n\n'
-    # Valid for the settings, refused by the printer library (no such python-escpos profile).
-    text += f'[printers.broken]\nbackend = "network"\nhost = "127.0.0.1"\nport = {emulators["desk"].port}\n' \
-            f'profile = "NoSuchModel"\n{TIMEOUTS}\n'
     return text
 
 
