@@ -1,29 +1,39 @@
 """Kiosk check-in API under load: 16 kiosks against 50,000 registrations, through gunicorn.
 
-Each kiosk client has its own bearer token and a keep-alive connection, and posts check-ins for
-codes nobody else scans. Prints p50/p99 latency and check-ins per second, then checks that every
-person was checked in once and got exactly one badge and one print job.
+Each kiosk client has its own bearer token and posts check-ins for codes nobody else scans, by
+default as fast as answers come back (a closed loop: each kiosk sends its next scan the moment the
+last one is answered), or at a fixed total rate with ``--rate`` (latency then counts from when a scan
+was due, so a slow answer that delays the next scan is not hidden). Prints p50/p99 latency and
+check-ins per second, then checks that every person was checked in once and got exactly one badge
+and one print job with a distinct serial.
 Target on the 2-core machine: p99 ≤ 50 ms and ≥ 300 check-ins/s.
 
+The server is gunicorn with one sync worker per core by default: each check-in is a short,
+CPU-bound request on its own connection, and more processes or threads than cores only add
+context switches, GIL hand-offs and SQLite lock waits. ``--worker-class gthread --workers 4
+--threads 4`` runs the README's production example for comparison.
+
 Usage: python benchmarks/bench_checkin.py [--db sqlite|postgresql] [--registrations 50000] [--kiosks 16]
-       [--per-kiosk 250] [--workers 4] [--threads 4]
+       [--per-kiosk 250] [--workers N] [--threads 1] [--worker-class sync|gthread] [--rate R] [--keep-alive]
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import database, gunicorn, percentiles, write_config  # noqa: E402
+from benchmarks._common import ROOT, database, percentiles, write_config  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PRINTERS = 4
@@ -88,27 +98,102 @@ def populate(app, count: int, kiosks: int) -> tuple[list[str], list[str]]:
     return codes, tokens
 
 
-def kiosk_client(host, port, token, codes, latencies, failures, start: threading.Barrier, keep_alive: bool):
-    """One kiosk: one check-in after another, each timed from request to full answer."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+def _request(method: str, path: str, host: str, port: int, token: str, body: bytes, keep_alive: bool) -> bytes:
+    """One HTTP/1.1 request, as bytes built before the clock starts (the load generator shares the CPU)."""
+    return (f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}\r\n").encode("ascii") + body
+
+
+def _exchange(sock: socket.socket, request: bytes) -> tuple[int, bytes]:
+    """Send a request and read its whole answer (by Content-Length); returns status and body."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before the answer")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(head[9:12]), body
+
+
+def kiosk_client(host, port, token, codes, latencies, failures, start: threading.Barrier, keep_alive: bool,
+                 interval: float | None = None, offset: float = 0.0):
+    """One kiosk: one check-in after another, each timed from request (or from when it was due) to full answer.
+
+    Without keep-alive a new connection per request lets the kernel spread requests over the gunicorn
+    workers; keep-alive connections stick to whichever worker accepted them first (often all to one).
+    """
+    requests = [_request("POST", "/api/v1/checkins", host, port, token,
+                         json.dumps({"code": code, "nonce": uuid.uuid4().hex}).encode(), keep_alive)
+                for code in codes]
+    sock = socket.create_connection((host, port), timeout=30)
+    _exchange(sock, _request("GET", "/api/v1/kiosk/status", host, port, token, b"", keep_alive))  # warm a worker
     if not keep_alive:
-        # A new connection per request lets the kernel spread requests over the gunicorn workers;
-        # keep-alive connections stick to whichever worker accepted them first (often all to one).
-        headers["Connection"] = "close"
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-    conn.request("GET", "/api/v1/kiosk/status", headers=headers)  # warm the worker
-    conn.getresponse().read()
+        sock.close()
     start.wait()
-    for code in codes:
-        body = json.dumps({"code": code, "nonce": uuid.uuid4().hex})
-        began = time.perf_counter()
-        conn.request("POST", "/api/v1/checkins", body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
+    due = time.perf_counter() + offset
+    for request in requests:
+        if interval is not None:
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        began = time.perf_counter() if interval is None else due
+        if not keep_alive:
+            sock = socket.create_connection((host, port), timeout=30)
+        status, data = _exchange(sock, request)
+        if not keep_alive:
+            sock.close()
         latencies.append((time.perf_counter() - began) * 1000)
-        if response.status != 200 or json.loads(data)["result"] != "checked_in":
-            failures.append((response.status, data[:200]))
-    conn.close()
+        if status != 200 or b'"result":"checked_in"' not in data.replace(b" ", b""):
+            failures.append((status, data[:200]))
+        if interval is not None:
+            due += interval
+    if keep_alive:
+        sock.close()
+
+
+@contextmanager
+def gunicorn(config_path: Path, *, workers: int, threads: int, worker_class: str):
+    """Serve the app with gunicorn on a free loopback port; yield ``(host, port)``.
+
+    Like ``benchmarks._common.gunicorn``, which always uses the gthread worker; this one lets the
+    worker class be chosen.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+               str(workers), "--worker-class", worker_class, "--log-level", "warning"]
+    if worker_class == "gthread":
+        command += ["--threads", str(threads)]
+    process = subprocess.Popen(command + ["registration.wsgi:app"], cwd=ROOT,
+                               env=dict(os.environ, LANYARD_CONFIG=str(config_path)))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 def cpu_seconds(marker: str) -> float:
@@ -156,12 +241,18 @@ def main(argv=None) -> None:
     parser.add_argument("--registrations", type=int, default=50_000)
     parser.add_argument("--kiosks", type=int, default=16)
     parser.add_argument("--per-kiosk", type=int, default=250)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="default: one per core")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread only)")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="check-ins per second offered by all kiosks together (default: as fast as answered)")
     parser.add_argument("--keep-alive", action="store_true", help="one persistent connection per kiosk")
     args = parser.parse_args(argv)
     if args.kiosks * args.per_kiosk > args.registrations:
         parser.error("--kiosks × --per-kiosk must not exceed --registrations")
+    if args.keep_alive and args.worker_class == "sync":
+        parser.error("--keep-alive needs --worker-class gthread (sync workers close every connection)")
+    interval = args.kiosks / args.rate if args.rate else None
 
     from registration.app import create_app
 
@@ -175,11 +266,13 @@ def main(argv=None) -> None:
               f"in {time.perf_counter() - began:.1f} s")
         latencies: list[float] = []
         failures: list = []
-        with gunicorn(config, workers=args.workers, threads=args.threads) as (host, port):
+        with gunicorn(config, workers=args.workers, threads=args.threads, worker_class=args.worker_class) as (
+                host, port):
             start = threading.Barrier(args.kiosks + 1)
             threads = [threading.Thread(target=kiosk_client, args=(
                 host, port, tokens[n], codes[n * args.per_kiosk:(n + 1) * args.per_kiosk], latencies, failures,
-                start, args.keep_alive)) for n in range(args.kiosks)]
+                start, args.keep_alive, interval, interval * n / args.kiosks if interval else 0.0))
+                for n in range(args.kiosks)]
             for t in threads:
                 t.start()
             # CPU time is measured too: on a shared machine it says more than the wall clock.
@@ -194,10 +287,14 @@ def main(argv=None) -> None:
             server_cpu = cpu_seconds(server_marker) - server_cpu
             db_cpu = (cpu_seconds(db_marker) - db_cpu) if args.db == "postgresql" else 0
         total = args.kiosks * args.per_kiosk
-        print(f"check-in API on {args.db}: {args.kiosks} concurrent kiosks, {total} check-ins in {elapsed:.1f} s "
-              f"= {total / elapsed:.0f} check-ins/s (target ≥ 300); gunicorn {args.workers} workers × "
-              f"{args.threads} threads, {'keep-alive' if args.keep_alive else 'a connection per request'}")
-        print(f"  POST /api/v1/checkins: {percentiles(latencies)} (target p99 ≤ 50 ms)")
+        server = (f"gunicorn {args.workers} {args.worker_class} workers"
+                  + (f" × {args.threads} threads" if args.worker_class == "gthread" else ""))
+        load = f"offered {args.rate:.0f}/s" if args.rate else "closed loop"
+        print(f"check-in API on {args.db}: {args.kiosks} concurrent kiosks ({load}), {total} check-ins in "
+              f"{elapsed:.1f} s = {total / elapsed:.0f} check-ins/s (target ≥ 300); {server}, "
+              f"{'keep-alive' if args.keep_alive else 'a connection per request'}")
+        print(f"  POST /api/v1/checkins: {percentiles(latencies)} (target p99 ≤ 50 ms)"
+              + (" from when each scan was due" if args.rate else ""))
         per = 1000 / total
         print(f"  CPU per check-in: gunicorn {server_cpu * per:.2f} ms"
               + (f" + PostgreSQL {db_cpu * per:.2f} ms" if args.db == "postgresql" else "")

@@ -56,7 +56,7 @@ def record(actor: Actor, action: str, target=None, *, event_id: int | None = Non
 def record_target(actor: Actor, action: str, target_type: str, target_id: int | None, *,
                   event_id: int | None = None, **details) -> None:
     """Add an audit event naming its target by type and id (for callers that hold plain rows, not objects)."""
-    db.session.execute(_INSERT, {
+    db.session.connection().execute(_INSERT, {
         "at": utcnow(), "event_id": event_id, "actor_type": actor.type, "actor_id": actor.id,
         "actor_label": actor.label[:254], "action": action, "target_type": target_type, "target_id": target_id,
         "details": details,

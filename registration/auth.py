@@ -98,7 +98,7 @@ def _load_principals() -> None:
         except LanyardError:
             return
         if parsed.kind == "kiosk":
-            g.kiosk = db.session.execute(_kiosk_by_token(), {"digest": parsed.digest}).first()
+            g.kiosk = db.session.connection().execute(_kiosk_by_token(), {"digest": parsed.digest}).first()
         elif parsed.kind == "staff_token":
             staff = db.session.execute(_STAFF_BY_TOKEN, {"digest": parsed.digest}).scalar_one_or_none()
             g.staff = staff if staff is not None and staff.active else None

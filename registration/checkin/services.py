@@ -167,8 +167,13 @@ def _insert_checkin(dialect: str):
     return insert(_checkins).on_conflict_do_nothing(index_elements=["registration_id"]).returning(_checkins.c.id)
 
 
+def _conn() -> sa.Connection:
+    """The session's connection, in its transaction: Core statements run on it skip the ORM's execute path."""
+    return db.session.connection()
+
+
 def _stored_answer(kiosk: Kiosk, nonce: str) -> dict | None:
-    return db.session.execute(_STORED_ANSWER, {"kiosk_id": kiosk.id, "nonce": nonce}).scalar_one_or_none()
+    return _conn().execute(_STORED_ANSWER, {"kiosk_id": kiosk.id, "nonce": nonce}).scalar_one_or_none()
 
 
 class _Person(NamedTuple):
@@ -208,7 +213,7 @@ class _Loaded:
 
 def _load(statement, params: dict) -> _Loaded | None:
     """A registration with its health record and any check-in (and where), in one round trip."""
-    row = db.session.execute(statement, params).first()
+    row = _conn().execute(statement, params).first()
     if row is None:
         return None
     method, state, taken, expires, at, kiosk_name, location = row[9:]
@@ -229,7 +234,7 @@ def _by_code(event: Event, raw: object) -> _Loaded:
     digest = parsed.digest
     loaded = _load(_LOAD_BY_CODE, {"digest": digest})
     if loaded is None or not digests_match(loaded.registration.code_hash, digest):
-        old = db.session.execute(_SUPERSEDED, {"digest": digest}).first()
+        old = _conn().execute(_SUPERSEDED, {"digest": digest}).first()
         raise LanyardError("code_superseded" if old is not None else "code_unknown")
     if loaded.registration.event_id != event.id:
         raise LanyardError("wrong_event")
@@ -301,9 +306,9 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
                        go_to="health_desk" if reason.startswith("health_") else "registration_desk")
 
     # The decision itself: the database lets exactly one request insert the check-in row.
-    dialect = db.session.get_bind().dialect.name
-    checkin_id = db.session.execute(
-        _insert_checkin(dialect),
+    conn = _conn()
+    checkin_id = conn.execute(
+        _insert_checkin(conn.dialect.name),
         {"event_id": event.id, "registration_id": registration.id, "kiosk_id": kiosk.id, "nonce": nonce, "at": now},
     ).scalar_one_or_none()
     if checkin_id is None:  # a concurrent request checked this person in first
@@ -312,7 +317,7 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
     # The badge serial comes from the badges' id sequence, so concurrent check-ins need no lock here.
     issued = queue_badge(registration, printer_name=kiosk.printer_name, settings=settings,
                          actor=Actor.for_kiosk(kiosk), reason="check-in", void_previous=loaded.has_valid_badge)
-    db.session.execute(_SET_BADGE, {"checkin_id": checkin_id, "new_badge_id": issued.badge_id})
+    conn.execute(_SET_BADGE, {"checkin_id": checkin_id, "new_badge_id": issued.badge_id})
     return _answer("checked_in", None, attendee=attendee,
                    print_job=_job_dict(issued.job_id, "queued", issued.printer_name, ""),
                    checked_in={"at": _iso(now), "kiosk": kiosk.name, "location": kiosk.location})
@@ -353,7 +358,7 @@ def check_in(event: Event, *, code: object = None, registration: Registration | 
         response = _decide(event, loaded, kiosk=kiosk, nonce=nonce, settings=settings, now=now)
     # A plain insert: a concurrent request with the same nonce that got here first makes this fail
     # (IntegrityError), the caller rolls back everything this request did and asks again.
-    db.session.execute(_INSERT_REQUEST, {"kiosk_id": kiosk.id, "nonce": nonce, "response": response, "at": now})
+    _conn().execute(_INSERT_REQUEST, {"kiosk_id": kiosk.id, "nonce": nonce, "response": response, "at": now})
     return CheckInOutcome(response["result"], response["reason"], response)
 
 

@@ -80,11 +80,12 @@ def queue_badge(registration, *, printer_name: str, settings: Settings, actor: A
     code = new_code("badge")
     event_id = registration.event_id
     # The serial is the badge's id, from the database's sequence: no lock, no clash between check-ins.
-    badge_id = db.session.execute(_INSERT_BADGE, {
+    conn = db.session.connection()  # Core statements on the session's connection skip the ORM's execute path
+    badge_id = conn.execute(_INSERT_BADGE, {
         "event_id": event_id, "registration_id": registration.id, "code_hash": hash_code(code), "status": "valid",
         "void_reason": "", "voided_at": None, "created_at": now,
     }).scalar_one()
-    job_id = db.session.execute(_INSERT_JOB, {
+    job_id = conn.execute(_INSERT_JOB, {
         "event_id": event_id, "badge_id": badge_id, "printer_name": printer_name, "state": "queued",
         "payload": _payload(registration, badge_id, code, settings), "attempts": 0, "next_attempt_at": now,
         "claimed_by": "", "claimed_at": None, "held_since": None, "moved_from": "", "last_error": "",
