@@ -25,9 +25,14 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 
 def _engine_options(url: str) -> dict:
+    """Connection pool settings: SQLite waits for its lock; PostgreSQL keeps a few connections per process."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
-    return {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
+    # No pool_pre_ping: it costs a round trip on every request. Connections are renewed every half
+    # hour instead, and one that died with the server fails a single request, after which the pool
+    # discards every connection it had made before. One connection per worker thread is enough;
+    # the overflow covers the CLI's and the print worker's threads.
+    return {"pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
 
 
 def select_locale() -> str:

@@ -260,5 +260,26 @@ def test_a_new_badge_voids_nothing_for_a_first_check_in_and_gets_the_next_serial
     for _ in range(3):
         check_in(event, code=make_registration()[0].code, kiosk=kiosk, nonce=nonce(), settings=settings)
     db.session.commit()
-    serials = db.session.execute(sa.select(Badge.serial).order_by(Badge.serial)).scalars().all()
-    assert serials == [1, 2, 3]
+    badges = db.session.execute(sa.select(Badge).order_by(Badge.created_at, Badge.id)).scalars().all()
+    assert [badge.status for badge in badges] == ["valid"] * 3
+    serials = [badge.serial for badge in badges]
+    assert serials == sorted(set(serials)) and len(serials) == 3  # increasing and distinct; not dense
+    payloads = db.session.execute(sa.select(PrintJob.payload).order_by(PrintJob.badge_id)).scalars().all()
+    assert [payload["serial"] for payload in payloads] == [f"#{serial:06d}" for serial in serials]
+
+
+def test_a_reprint_voids_the_earlier_badge_and_gets_a_new_serial(make_registration, event, kiosk, settings):
+    from registration.printing.services import issue_badge
+
+    issued = make_registration()[0]
+    check_in(event, code=issued.code, kiosk=kiosk, nonce=nonce(), settings=settings)
+    db.session.commit()
+    first = db.session.execute(sa.select(Badge).filter_by(registration_id=issued.registration.id)).scalar_one()
+    job = issue_badge(issued.registration, printer_name="kiosk-2", settings=settings, actor=Actor.system("test"),
+                      reason="lost")
+    db.session.commit()
+    assert first.status == "void" and first.void_reason == "replaced: lost" and first.voided_at is not None
+    assert job.badge.status == "valid" and job.badge.serial > first.serial
+    assert job.payload["serial"] == f"#{job.badge.serial:06d}" and job.printer_name == "kiosk-2"
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Badge).where(
+        Badge.registration_id == issued.registration.id, Badge.status == "valid")).scalar() == 1
