@@ -22,6 +22,8 @@ CODES: dict[str, str] = {
     "health_expired": "The negative test is too old under the event's policy.",
     "health_rejected": "The health proof was rejected.",
     "health_purged": "Health data was purged after the event.",
+    "health_not_cleared": "Not cleared under the event's health policy: see the health verification desk "
+                          "(what a kiosk is told; the desk case carries the exact reason).",
     # check-in, badges, printing
     "already_checked_in": "The badge was already collected.",
     "not_checked_in": "The person has not collected a badge yet.",

@@ -38,8 +38,9 @@ RESULTS = ("checked_in", "already_checked_in", "needs_desk", "invalid")
 REASONS = {
     "checked_in": (None,),
     "already_checked_in": ("already_checked_in",),
-    "needs_desk": ("registration_cancelled", "health_missing", "health_unverified", "health_expired",
-                   "health_rejected", "health_purged"),
+    # A kiosk learns only "not cleared" (the design: kiosks and doors see "cleared" or "see the desk");
+    # the desk case keeps the exact health reason for staff.
+    "needs_desk": ("registration_cancelled", "health_not_cleared"),
     "invalid": ("code_malformed", "code_unknown", "code_superseded", "wrong_code_kind", "wrong_event",
                 "selection_invalid"),
 }
@@ -302,8 +303,9 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
             reason = "health_purged" if purged else clearance.reason
     if reason is not None:
         case = _desk_case(event, registration, reason, kiosk)
-        return _answer("needs_desk", reason, attendee=attendee, desk_case={"id": case.id},
-                       go_to="health_desk" if reason.startswith("health_") else "registration_desk")
+        health = reason.startswith("health_")
+        return _answer("needs_desk", "health_not_cleared" if health else reason, attendee=attendee,
+                       desk_case={"id": case.id}, go_to="health_desk" if health else "registration_desk")
 
     # The decision itself: the database lets exactly one request insert the check-in row.
     conn = _conn()

@@ -35,7 +35,7 @@ def test_check_in_by_code(api, make_registration):
 
 def test_needs_desk_and_invalid_are_answers_not_errors(api, make_registration):
     body = api.check_in(make_registration(health=None)[0].code).get_json()
-    assert (body["result"], body["reason"], body["go_to"]) == ("needs_desk", "health_missing", "health_desk")
+    assert (body["result"], body["reason"], body["go_to"]) == ("needs_desk", "health_not_cleared", "health_desk")
     assert body["desk_case"]["id"] > 0
     body = api.check_in(new_code("badge")).get_json()
     assert (body["result"], body["reason"]) == ("invalid", "wrong_code_kind")
