@@ -66,13 +66,17 @@ def printer_emulator_command(port, host, fault, after_bytes):
     emulator = PrinterEmulator(host=host, port=port)
     if fault:
         emulator.set_fault(fault, after_bytes=after_bytes)
+    # Our own handlers: a process started in the background by a non-interactive shell inherits an
+    # ignored SIGINT, and Python then never raises KeyboardInterrupt; SIGTERM is how services stop.
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     emulator.start()  # binds now, so the message names the real port (--port 0 picks a free one)
-    click.echo(f"Printer emulator listening on {host}:{emulator.port}" + (f" (fault: {fault})" if fault else "")
-               + "; Ctrl-C stops it.", err=True)
     try:
-        emulator.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        click.echo(f"Printer emulator listening on {host}:{emulator.port}" + (f" (fault: {fault})" if fault else "")
+                   + "; Ctrl-C stops it.", err=True)
+        while not stop.wait(0.5):
+            pass
     finally:
         emulator.stop()
     click.echo(f"Printer emulator stopped after {len(emulator.jobs)} jobs.", err=True)

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import PREVIEW_PRINTERS
 
 LANYARD = str(Path(sys.executable).parent / "lanyard")
@@ -58,11 +60,17 @@ def test_print_worker_stops_cleanly_on_sigterm(settings, queue_job, load_job, pr
     assert "SIGTERM received" in err and "Print worker daemon stopped." in err
 
 
-def test_printer_emulator_command_answers_status_queries(settings):
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a job a non-interactive shell puts in the background
+
+
+@pytest.mark.parametrize("inherited_sigint", ["default", "ignored"])
+def test_printer_emulator_command_answers_status_queries(settings, inherited_sigint):
     port = free_port()
     process = subprocess.Popen([LANYARD, "printer-emulator", "--port", str(port), "--fault", "paper_out"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=dict(os.environ, LANYARD_CONFIG=str(settings.path)))
+                               env=dict(os.environ, LANYARD_CONFIG=str(settings.path)),
+                               preexec_fn=_ignore_sigint if inherited_sigint == "ignored" else None)
     try:
         with connect(port) as conn:
             conn.sendall(b"\x10\x04\x04")  # DLE EOT 4: paper roll sensor status
