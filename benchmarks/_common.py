@@ -79,7 +79,7 @@ def generate_import_csv(path: Path, rows: int, *, guest_every: int = 7) -> None:
 
 
 @contextmanager
-def gunicorn(config_path: Path, *, workers: int = 4, threads: int = 4):
+def gunicorn(config_path: Path, *, workers: int = 4, threads: int = 4, worker_class: str = "gthread"):
     """Serve the app with gunicorn on a free loopback port; yield ``(host, port)``."""
     import os
     import socket
@@ -89,13 +89,12 @@ def gunicorn(config_path: Path, *, workers: int = 4, threads: int = 4):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, LANYARD_CONFIG=str(config_path))
-    process = subprocess.Popen(
-        [str(Path(os.sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--threads", str(threads), "--worker-class", "gthread", "--log-level", "warning",
-         "registration.wsgi:app"],
-        cwd=ROOT, env=env,
-    )
+    command = [str(Path(os.sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+               str(workers), "--worker-class", worker_class, "--log-level", "warning"]
+    if worker_class == "gthread":
+        command += ["--threads", str(threads)]
+    process = subprocess.Popen(command + ["registration.wsgi:app"], cwd=ROOT,
+                               env=dict(os.environ, LANYARD_CONFIG=str(config_path)))
     try:
         deadline = time.monotonic() + 30
         while True:

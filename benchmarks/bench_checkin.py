@@ -23,17 +23,15 @@ import argparse
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import ROOT, database, percentiles, write_config  # noqa: E402
+from benchmarks._common import database, gunicorn, percentiles, write_config  # noqa: E402
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PRINTERS = 4
@@ -162,38 +160,6 @@ def kiosk_client(host, port, token, codes, latencies, failures, start: threading
             due += interval
     if keep_alive:
         sock.close()
-
-
-@contextmanager
-def gunicorn(config_path: Path, *, workers: int, threads: int, worker_class: str):
-    """Serve the app with gunicorn on a free loopback port; yield ``(host, port)``.
-
-    Like ``benchmarks._common.gunicorn``, which always uses the gthread worker; this one lets the
-    worker class be chosen.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
-               str(workers), "--worker-class", worker_class, "--log-level", "warning"]
-    if worker_class == "gthread":
-        command += ["--threads", str(threads)]
-    process = subprocess.Popen(command + ["registration.wsgi:app"], cwd=ROOT,
-                               env=dict(os.environ, LANYARD_CONFIG=str(config_path)))
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.1)
-        yield "127.0.0.1", port
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def cpu_seconds(marker: str) -> float:

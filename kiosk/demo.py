@@ -18,7 +18,6 @@ from werkzeug.serving import run_simple
 from registration.audit import Actor
 from registration.checkin.models import Kiosk
 from registration.cli import init_database
-from registration.codes import format_for_humans
 from registration.extensions import db
 from registration.health import assess_clearance
 from registration.models import Registration, utcnow

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 
 from .api import error_response
 from .audit import Actor, record
-from .codes import hash_code, parse_code
+from .codes import parse_code
 from .errors import LanyardError
 from .extensions import csrf, db, login_manager
 from .models import StaffUser

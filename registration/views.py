@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -182,8 +182,8 @@ def manage(manage_code: str):
             db.session.commit()
         except LanyardError as error:
             db.session.rollback()
-            message = (PROBLEM_MESSAGES.get(error.extra.get("problem")) or (lambda: error.detail))()
-            form.badge_name.errors = [message]
+            problem = PROBLEM_MESSAGES.get(error.extra.get("problem"))
+            form.badge_name.errors = [problem() if problem else error.detail]
             return _manage_page(registration, form, resend_form, 422)
         flash(_("Saved. Your badge will say “%(name)s”.", name=registration.badge_name), "success")
         return redirect(url_for("registration.manage", manage_code=manage_code))
