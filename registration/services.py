@@ -68,6 +68,14 @@ def ensure_event(event_settings: EventSettings) -> Event:
     return event
 
 
+@dataclass(frozen=True)
+class EventRef:
+    """Just the event's identity: what the hot check-in path needs, cheap to keep between requests."""
+
+    id: int
+    slug: str
+
+
 def current_event(settings: Settings) -> Event:
     """The configured event's row.
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -32,6 +32,9 @@ from ..printing.services import queue_badge
 from ..settings import Settings
 from ..text import fold
 from .models import CheckIn, CheckInRequest, DeskCase, Kiosk, KioskLookupWindow, SupersededCode
+
+if TYPE_CHECKING:
+    from ..services import EventRef
 
 RESULTS = ("checked_in", "already_checked_in", "needs_desk", "invalid")
 #: The closed list of reasons each result can carry (documented in the README's "Kiosk API").
@@ -223,7 +226,7 @@ def _load(statement, params: dict) -> _Loaded | None:
                    bool(row[8]))
 
 
-def _by_code(event: Event, raw: object) -> _Loaded:
+def _by_code(event: Event | EventRef, raw: object) -> _Loaded:
     """The registration a scanned code belongs to.
 
     :raise LanyardError: ``code_malformed``, ``wrong_code_kind``, ``code_unknown``, ``code_superseded``,
@@ -269,14 +272,14 @@ def _selected_id(selection: object, *, kiosk: Kiosk, settings: Settings) -> int:
     return value[0]
 
 
-def _by_selection(event: Event, selection: object, *, kiosk: Kiosk, settings: Settings) -> _Loaded:
+def _by_selection(event: Event | EventRef, selection: object, *, kiosk: Kiosk, settings: Settings) -> _Loaded:
     loaded = _load(_LOAD_BY_ID, {"registration_id": _selected_id(selection, kiosk=kiosk, settings=settings)})
     if loaded is None or loaded.registration.event_id != event.id:
         raise LanyardError("selection_invalid")
     return loaded
 
 
-def _desk_case(event: Event, registration: _Person, reason: str, kiosk: Kiosk) -> DeskCase:
+def _desk_case(event: Event | EventRef, registration: _Person, reason: str, kiosk: Kiosk) -> DeskCase:
     """The open case for this person and reason, or a new one: repeated scans do not flood the queue."""
     case = db.session.execute(
         sa.select(DeskCase).where(DeskCase.registration_id == registration.id, DeskCase.reason == reason,
@@ -288,7 +291,7 @@ def _desk_case(event: Event, registration: _Person, reason: str, kiosk: Kiosk) -
                           registration_id=registration.id, kiosk_id=kiosk.id, details=f"at kiosk {kiosk.name}")
 
 
-def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings: Settings, now: datetime) -> dict:
+def _decide(event: Event | EventRef, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings: Settings, now: datetime) -> dict:
     registration = loaded.registration
     attendee = _attendee(registration, settings)
     if loaded.checked_in is not None:
@@ -299,7 +302,9 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
     else:
         clearance = assess_clearance(loaded.health, settings.health, now)
         if not clearance.cleared:
-            purged = loaded.health is None and event.health_purged_at is not None
+            # Asked only here (rarely), so the hot path can work with the event's id alone.
+            purged = loaded.health is None and db.session.execute(
+                sa.select(Event.health_purged_at).where(Event.id == event.id)).scalar() is not None
             reason = "health_purged" if purged else clearance.reason
     if reason is not None:
         case = _desk_case(event, registration, reason, kiosk)
@@ -325,7 +330,7 @@ def _decide(event: Event, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings
                    checked_in={"at": _iso(now), "kiosk": kiosk.name, "location": kiosk.location})
 
 
-def check_in(event: Event, *, code: object = None, registration: Registration | None = None,
+def check_in(event: Event | EventRef, *, code: object = None, registration: Registration | None = None,
              selection: object = None, kiosk: Kiosk, nonce: object, settings: Settings,
              now: datetime | None = None) -> CheckInOutcome:
     """Check a person in at ``kiosk`` by scanned ``code``, a find-me ``selection`` or a ``registration``.
@@ -414,7 +419,7 @@ def _factor_key(value: object) -> str | None:
     return key if len(key) >= SECOND_FACTOR_MIN and key.isprintable() else None
 
 
-def find_for_kiosk(event: Event, *, kiosk: Kiosk, last_name: object, second_factor: object, settings: Settings,
+def find_for_kiosk(event: Event | EventRef, *, kiosk: Kiosk, last_name: object, second_factor: object, settings: Settings,
                    now: datetime | None = None) -> list[Match]:
     """Find people by last name plus the first characters of their email, at most three, masked.
 
