@@ -166,3 +166,19 @@ class StreamPrinter(BadgePrinter):
 def deadline_left(deadline: float) -> float:
     """Seconds left until ``deadline`` (monotonic), never negative."""
     return max(0.0, deadline - time.monotonic())
+
+
+def read_within(count: int, timeout: float, read_chunk) -> bytes:
+    """Up to ``count`` bytes within ``timeout`` seconds, in as many reads as the transport needs.
+
+    ``read_chunk(wanted, seconds_left)`` is the transport's one read; it returns ``b""`` when the
+    printer closed or stayed quiet, which ends the wait early.
+    """
+    deadline = time.monotonic() + timeout
+    out = bytearray()
+    while len(out) < count and (left := deadline_left(deadline)) > 0:
+        chunk = read_chunk(count - len(out), left)
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out[:count])

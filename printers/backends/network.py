@@ -6,7 +6,7 @@ import socket
 import time
 
 from ..errors import PrinterOffline
-from ..printer import StreamPrinter, deadline_left
+from ..printer import StreamPrinter, deadline_left, read_within
 
 #: Bytes handed to the socket per send(): small enough that a stalled printer is noticed within the io timeout.
 CHUNK = 16384
@@ -39,21 +39,14 @@ class SocketConnection:
 
     def read(self, count: int, timeout: float) -> bytes:
         """Up to ``count`` bytes within ``timeout`` seconds (fewer if the printer closes or stays quiet)."""
-        deadline = time.monotonic() + timeout
-        out = bytearray()
-        while len(out) < count:
-            left = deadline_left(deadline)
-            if left <= 0:
-                break
+        def recv(wanted: int, left: float) -> bytes:
             self.sock.settimeout(left)
             try:
-                chunk = self.sock.recv(count - len(out))
+                return self.sock.recv(wanted)
             except (socket.timeout, TimeoutError):
-                break
-            if not chunk:
-                break
-            out += chunk
-        return bytes(out)
+                return b""
+
+        return read_within(count, timeout, recv)
 
     def close(self, drain_timeout: float) -> None:
         """Half-close (the printer sees the end of the job), read until it closes too, then close."""

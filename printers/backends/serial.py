@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from ..errors import PrinterConfigError, PrinterOffline
-from ..printer import StreamPrinter, deadline_left
+from ..printer import StreamPrinter, read_within
 
 CHUNK = 4096
 
@@ -32,15 +30,11 @@ class SerialConnection:
 
     def read(self, count: int, timeout: float) -> bytes:
         """Up to ``count`` bytes within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        out = bytearray()
-        while len(out) < count and (left := deadline_left(deadline)) > 0:
+        def read(wanted: int, left: float) -> bytes:
             self.port.timeout = left
-            chunk = self.port.read(count - len(out))
-            if not chunk:
-                break
-            out += chunk
-        return bytes(out)
+            return self.port.read(wanted)
+
+        return read_within(count, timeout, read)
 
     def close(self, drain_timeout: float) -> None:
         """Wait until every byte left the port (the tail of the job), then close it."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from ..errors import PrinterConfigError, PrinterOffline
-from ..printer import StreamPrinter, deadline_left
+from ..printer import StreamPrinter, read_within
 
 CHUNK = 4096
 
@@ -33,17 +31,14 @@ class UsbConnection:
     def read(self, count: int, timeout: float) -> bytes:
         """Up to ``count`` bytes from the IN endpoint within ``timeout`` seconds."""
         device = self.printer.device
-        deadline = time.monotonic() + timeout
-        out = bytearray()
-        while len(out) < count and (left := deadline_left(deadline)) > 0:
-            try:
-                chunk = device.read(self.printer.in_ep, 64, max(1, int(left * 1000)))
+
+        def read(_wanted: int, left: float) -> bytes:
+            try:  # the IN endpoint answers in packets of up to 64 bytes
+                return bytes(device.read(self.printer.in_ep, 64, max(1, int(left * 1000))))
             except Exception:  # a timeout on the IN endpoint: no (more) answer
-                break
-            if not len(chunk):
-                break
-            out += bytes(chunk)
-        return bytes(out[:count])
+                return b""
+
+        return read_within(count, timeout, read)
 
     def close(self, drain_timeout: float) -> None:
         """Release the device (bulk writes have completed when write() returned)."""
