@@ -22,6 +22,7 @@ from .errors import LanyardError
 from .extensions import db
 from .health import expiry_for
 from .models import Event, HealthRecord, Registration, utcnow
+from .search import code_prefix, index_rows
 from .services import CleanPerson, HealthInput, Issued, PersonInput, clean_health, clean_person
 from .settings import Settings
 from .text import email_key, fold, neutralise_formula
@@ -202,7 +203,7 @@ def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, i
                 email_key=email_key(p.email) if p.email else None,
                 first_name_key=fold(p.first_name), last_name_key=fold(p.last_name),
                 host_id=host_ids[row.host_key] if row.host_key else None,
-                status="confirmed", code_hash=code_hash, code_issued_at=now, manage_hash=hash_code(manage_code),
+                status="confirmed", code_hash=code_hash, code_prefix=code_prefix(code), code_issued_at=now, manage_hash=hash_code(manage_code),
                 language="en", source="import", created_at=now, updated_at=now,
             ))
             codes.append((code_hash, code, manage_code))
@@ -212,8 +213,13 @@ def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, i
         new_ids = dict(db.session.execute(
             sa.select(table.c.code_hash, table.c.id).where(table.c.code_hash.in_([c[0] for c in codes]))
         ).all())
+        terms = []
         for row, (code_hash, code, manage_code) in zip(batch, codes):
             new_id = new_ids[code_hash]
+            p = row.person
+            terms.append((new_id, event.id, dict(first_name=p.first_name, last_name=p.last_name,
+                                                 badge_name=p.badge_name, organization=p.organization,
+                                                 email=p.email or None)))
             if row.person.email:
                 ids[email_key(row.person.email)] = new_id
             report.codes.append((new_id, code, manage_code))
@@ -223,6 +229,7 @@ def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, i
                 health_rows.append(dict(registration_id=new_id, method=health.method, state=health.state,
                                         test_taken_at=health.test_taken_at, updated_at=now,
                                         expires_at=expiry_for(health, settings.health)))
+        index_rows(terms)
         if progress is not None:
             progress(len(batch))
     for start in range(0, len(health_rows), BATCH):

@@ -35,6 +35,15 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
+def prefix_string(length: int) -> sa.types.TypeEngine:
+    """A string column compared byte by byte, so ``>= 'ab' AND < 'ab\U0010ffff'`` is a prefix range on an index.
+
+    SQLite compares bytes already; PostgreSQL needs the ``C`` collation (a linguistic collation
+    orders and ranges differently, and its B-tree cannot serve the range).
+    """
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
 class Event(db.Model):
     """One conference or smaller event; everything else is scoped to an event."""
 
@@ -59,6 +68,7 @@ class Registration(db.Model):
         sa.UniqueConstraint("event_id", "email_key", name="uq_registrations_event_email"),
         sa.Index("ix_registrations_event_last_key", "event_id", "last_name_key"),
         sa.Index("ix_registrations_event_first_key", "event_id", "first_name_key"),
+        sa.Index("ix_registrations_event_code_prefix", "event_id", "code_prefix"),
         sa.CheckConstraint("status in ('confirmed', 'cancelled')", name="status"),
     )
 
@@ -78,6 +88,9 @@ class Registration(db.Model):
     host_id: Mapped[int | None] = mapped_column(sa.ForeignKey("registrations.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="confirmed")
     code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The code's first characters (kind prefix + 6 of its 26 random ones, 30 of 130 bits) in clear,
+    # so the desk can find a person by the start of the code they read out; never enough to check in.
+    code_prefix: Mapped[str] = mapped_column(prefix_string(8), default="")
     code_issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     manage_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     language: Mapped[str] = mapped_column(sa.String(8), default="en")
@@ -140,11 +153,44 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(256), default="")
     api_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped when the password changes or the user is disabled: every session signed in before stops.
+    session_generation: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login: the session names the user and the generation it was made in
+        return f"{self.id}.{self.session_generation}"
+
+
+class SearchTerm(db.Model):
+    """One folded word a registration can be found by at the desk (name, badge name, organisation, email).
+
+    Kept by :func:`registration.search.index_registration`, which every service that writes those
+    fields calls (and the importer in bulk). Searching is a prefix range on ``(event_id, kind, term)``.
+    """
+
+    __tablename__ = "search_terms"
+    __table_args__ = (sa.Index("ix_search_terms_lookup", "event_id", "kind", "term"),)
+
+    registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    kind: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)  # registration.search.KINDS
+    term: Mapped[str] = mapped_column(prefix_string(100), primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
+
+
+class RateLimitWindow(db.Model):
+    """How often one key (an account, a client address) did something in one time window; shared by workers."""
+
+    __tablename__ = "rate_limit_windows"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    window: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # Unix time // window length
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class AuditEvent(db.Model):

@@ -16,6 +16,7 @@ from .extensions import db
 from .health import METHODS, STATES, expiry_for
 from .models import Event, HealthRecord, Registration, utcnow
 from .settings import EventSettings, Settings
+from .search import code_prefix, index_registration
 from .text import clean_email, clean_text, email_key, fold
 
 NAME_MAX = 100
@@ -169,6 +170,7 @@ def _add_registration(event: Event, person: CleanPerson, *, own_email: bool, con
         host=host,
         status="confirmed",
         code_hash=parse_code(code).digest,
+        code_prefix=code_prefix(code),
         manage_hash=parse_code(manage_code).digest,
         language=language,
         source=source,
@@ -242,6 +244,7 @@ def register(
         issued.append(guest)
     db.session.flush()
     for item in issued:
+        index_registration(item.registration)
         record(actor, "registration.create", item.registration, type=item.registration.type_name, source=source)
     return issued
 
@@ -274,7 +277,7 @@ def change_badge_name(registration: Registration, badge_name: str, *, actor: Act
     old = registration.badge_name
     if new != old:
         registration.badge_name = new
-        db.session.flush()
+        index_registration(registration)
         record(actor, "registration.badge_name", registration, old=old, new=new)
     return registration
 
@@ -288,6 +291,7 @@ def rotate_codes(registration: Registration, *, actor: Actor) -> Issued:
         raise LanyardError("registration_cancelled")
     code, manage_code = new_code("registration"), new_code("manage")
     registration.code_hash = parse_code(code).digest
+    registration.code_prefix = code_prefix(code)
     registration.manage_hash = parse_code(manage_code).digest
     registration.code_issued_at = utcnow()
     db.session.flush()

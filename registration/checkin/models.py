@@ -1,4 +1,4 @@
-"""Kiosks, check-ins, desk cases and door access scans."""
+"""Kiosks, check-ins and door access scans (desk cases live in ``registration.desk``)."""
 
 from __future__ import annotations
 
@@ -56,13 +56,18 @@ class CheckIn(db.Model):
 
 
 class CheckInRequest(db.Model):
-    """A kiosk request seen before, keyed by its nonce: a retry gets the first answer back."""
+    """A kiosk's or a staff user's request seen before, keyed by its nonce: a retry gets the first answer back."""
 
     __tablename__ = "checkin_requests"
-    __table_args__ = (sa.UniqueConstraint("kiosk_id", "nonce", name="uq_checkin_requests_kiosk_nonce"),)
+    __table_args__ = (
+        sa.UniqueConstraint("kiosk_id", "nonce", name="uq_checkin_requests_kiosk_nonce"),
+        sa.UniqueConstraint("staff_id", "nonce", name="uq_checkin_requests_staff_nonce"),
+        sa.CheckConstraint("(kiosk_id is null) <> (staff_id is null)", name="one_origin"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kiosk_id: Mapped[int] = mapped_column(sa.ForeignKey("kiosks.id"))
+    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id"))
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     nonce: Mapped[str] = mapped_column(sa.String(64))
     response: Mapped[dict] = mapped_column(sa.JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -101,30 +106,6 @@ def _remember_superseded_code(target: Registration, value, oldvalue, _initiator)
     session = sa.orm.object_session(target)
     if session is not None:
         session.add(SupersededCode(code_hash=oldvalue, registration_id=target.id))
-
-
-class DeskCase(db.Model):
-    """A problem a kiosk could not solve, queued for the help desk with its reason."""
-
-    __tablename__ = "desk_cases"
-    __table_args__ = (sa.Index("ix_desk_cases_open", "event_id", "state", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
-    # Indexed: a kiosk looks for an open case of the same person before opening another.
-    registration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("registrations.id"), index=True)
-    kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id"))
-    print_job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("print_jobs.id"))
-    reason: Mapped[str] = mapped_column(sa.String(32))  # an error code from registration.errors.CODES
-    details: Mapped[str] = mapped_column(sa.String(500), default="")
-    state: Mapped[str] = mapped_column(sa.String(16), default="open")  # open, resolved
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resolution: Mapped[str] = mapped_column(sa.String(500), default="")
-
-    registration: Mapped[Registration | None] = relationship()
-    kiosk: Mapped[Kiosk | None] = relationship()
 
 
 class AccessScan(db.Model):

@@ -31,7 +31,8 @@ from ..printing.models import Badge, PrintJob
 from ..printing.services import queue_badge
 from ..settings import Settings
 from ..text import fold
-from .models import CheckIn, CheckInRequest, DeskCase, Kiosk, KioskLookupWindow, SupersededCode
+from ..desk.cases import open_desk_case
+from .models import CheckIn, CheckInRequest, Kiosk, KioskLookupWindow, SupersededCode
 
 if TYPE_CHECKING:
     from ..services import EventRef
@@ -47,6 +48,10 @@ REASONS = {
     "invalid": ("code_malformed", "code_unknown", "code_superseded", "wrong_code_kind", "wrong_event",
                 "selection_invalid"),
 }
+#: What staff are told (the staff API and the desk): the exact health reason, never just "not cleared".
+STAFF_REASONS = {**REASONS, "needs_desk": ("registration_cancelled", "health_missing", "health_unverified",
+                                           "health_expired", "health_rejected", "health_purged")}
+_ANY_REASON = {result: set(REASONS[result]) | set(STAFF_REASONS[result]) for result in RESULTS}
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 SELECTION_SALT = "kiosk-selection"
 SELECTION_MAX_AGE = 120  # seconds: long enough to tap a name, short enough not to linger
@@ -69,6 +74,37 @@ class CheckInOutcome:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a check-in happens: an enrolled kiosk, or a staff user at the desk printing on a chosen printer."""
+
+    actor: Actor
+    printer_name: str
+    label: str  # the kiosk's name, or "desk" (shown as "where" on the card and to a second scan)
+    location: str = ""
+    kiosk_id: int | None = None
+    staff_id: int | None = None
+
+    @classmethod
+    def kiosk(cls, kiosk: Kiosk) -> Origin:
+        """A kiosk, printing on its own printer."""
+        return cls(actor=Actor.for_kiosk(kiosk), printer_name=kiosk.printer_name, label=kiosk.name,
+                   location=kiosk.location or "", kiosk_id=kiosk.id)
+
+    @classmethod
+    def desk(cls, actor: Actor, printer_name: str) -> Origin:
+        """A staff user at the desk (``actor`` is theirs), printing on ``printer_name``."""
+        if actor.type != "staff":
+            raise ValueError("a desk check-in is made by a staff user")
+        return cls(actor=actor, printer_name=printer_name, label="desk", location=f"printer {printer_name}",
+                   staff_id=actor.id)
+
+    @property
+    def is_kiosk(self) -> bool:
+        """Whether a kiosk (not staff) checks the person in."""
+        return self.kiosk_id is not None
+
+
+@dataclass(frozen=True)
 class Match:
     """One find-me-by-name result: masked, with a short-lived signed token to check in with."""
 
@@ -81,19 +117,6 @@ class Match:
         """The kiosk API's shape of a match."""
         return {"selection": self.selection, "masked_name": self.masked_name, "pass_label": self.pass_label,
                 "masked_email": self.masked_email}
-
-
-def open_desk_case(*, event_id: int, reason: str, actor: Actor, registration_id: int | None = None,
-                   kiosk_id: int | None = None, print_job_id: int | None = None, details: str = "") -> DeskCase:
-    """Queue a problem for the help desk, with its reason code from :data:`registration.errors.CODES`."""
-    if reason not in CODES:
-        raise ValueError(f"unknown desk case reason {reason!r}")
-    case = DeskCase(event_id=event_id, reason=reason, registration_id=registration_id, kiosk_id=kiosk_id,
-                    print_job_id=print_job_id, details=details[:500], state="open")
-    db.session.add(case)
-    db.session.flush()
-    record(actor, "desk_case.open", case, event_id=event_id, reason=reason, registration_id=registration_id)
-    return case
 
 
 def _insert_for(model):
@@ -115,7 +138,7 @@ def _attendee(registration: Registration, settings: Settings) -> dict:
 
 def _answer(result: str, reason: str | None = None, *, attendee: dict | None = None, print_job: dict | None = None,
             checked_in: dict | None = None, desk_case: dict | None = None, go_to: str | None = None) -> dict:
-    assert reason in REASONS[result], (result, reason)
+    assert reason in _ANY_REASON[result], (result, reason)
     return {"result": result, "reason": reason, "attendee": attendee, "print_job": print_job,
             "checked_in": checked_in, "desk_case": desk_case, "go_to": go_to}
 
@@ -140,6 +163,8 @@ _badges = Badge.__table__
 _checkin_kiosk = Kiosk.__table__.alias("checkin_kiosk")
 _STORED_ANSWER = sa.select(_requests.c.response).where(
     _requests.c.kiosk_id == sa.bindparam("kiosk_id"), _requests.c.nonce == sa.bindparam("nonce"))
+_STORED_STAFF_ANSWER = sa.select(_requests.c.response).where(
+    _requests.c.staff_id == sa.bindparam("staff_id"), _requests.c.nonce == sa.bindparam("nonce"))
 # The registration's columns the decision and the badge need, its health record, any check-in
 # (and where), and whether it holds a valid badge already, in one round trip.
 _LOAD = (
@@ -176,8 +201,10 @@ def _conn() -> sa.Connection:
     return db.session.connection()
 
 
-def _stored_answer(kiosk: Kiosk, nonce: str) -> dict | None:
-    return _conn().execute(_STORED_ANSWER, {"kiosk_id": kiosk.id, "nonce": nonce}).scalar_one_or_none()
+def _stored_answer(origin: Origin, nonce: str) -> dict | None:
+    if origin.is_kiosk:
+        return _conn().execute(_STORED_ANSWER, {"kiosk_id": origin.kiosk_id, "nonce": nonce}).scalar_one_or_none()
+    return _conn().execute(_STORED_STAFF_ANSWER, {"staff_id": origin.staff_id, "nonce": nonce}).scalar_one_or_none()
 
 
 class _Person(NamedTuple):
@@ -279,19 +306,14 @@ def _by_selection(event: Event | EventRef, selection: object, *, kiosk: Kiosk, s
     return loaded
 
 
-def _desk_case(event: Event | EventRef, registration: _Person, reason: str, kiosk: Kiosk) -> DeskCase:
+def _desk_case(event: Event | EventRef, registration: _Person, reason: str, origin: Origin) -> int:
     """The open case for this person and reason, or a new one: repeated scans do not flood the queue."""
-    case = db.session.execute(
-        sa.select(DeskCase).where(DeskCase.registration_id == registration.id, DeskCase.reason == reason,
-                                  DeskCase.state == "open").limit(1)
-    ).scalar_one_or_none()
-    if case is not None:
-        return case
-    return open_desk_case(event_id=event.id, reason=reason, actor=Actor.for_kiosk(kiosk),
-                          registration_id=registration.id, kiosk_id=kiosk.id, details=f"at kiosk {kiosk.name}")
+    return open_desk_case(event_id=event.id, reason=reason, actor=origin.actor, registration_id=registration.id,
+                          kiosk_id=origin.kiosk_id, details=f"at kiosk {origin.label}")
 
 
-def _decide(event: Event | EventRef, loaded: _Loaded, *, kiosk: Kiosk, nonce: str, settings: Settings, now: datetime) -> dict:
+def _decide(event: Event | EventRef, loaded: _Loaded, *, origin: Origin, nonce: str, settings: Settings,
+            now: datetime) -> dict:
     registration = loaded.registration
     attendee = _attendee(registration, settings)
     if loaded.checked_in is not None:
@@ -307,48 +329,57 @@ def _decide(event: Event | EventRef, loaded: _Loaded, *, kiosk: Kiosk, nonce: st
                 sa.select(Event.health_purged_at).where(Event.id == event.id)).scalar() is not None
             reason = "health_purged" if purged else clearance.reason
     if reason is not None:
-        case = _desk_case(event, registration, reason, kiosk)
         health = reason.startswith("health_")
+        go_to = "health_desk" if health else "registration_desk"
+        if not origin.is_kiosk:  # staff are the desk: they get the exact reason and no case is opened
+            return _answer("needs_desk", reason, attendee=attendee, go_to=go_to)
+        case_id = _desk_case(event, registration, reason, origin)
         return _answer("needs_desk", "health_not_cleared" if health else reason, attendee=attendee,
-                       desk_case={"id": case.id}, go_to="health_desk" if health else "registration_desk")
+                       desk_case={"id": case_id}, go_to=go_to)
 
     # The decision itself: the database lets exactly one request insert the check-in row.
     conn = _conn()
     checkin_id = conn.execute(
         _insert_checkin(conn.dialect.name),
-        {"event_id": event.id, "registration_id": registration.id, "kiosk_id": kiosk.id, "nonce": nonce, "at": now},
+        {"event_id": event.id, "registration_id": registration.id, "kiosk_id": origin.kiosk_id,
+         "staff_id": origin.staff_id, "nonce": nonce, "at": now},
     ).scalar_one_or_none()
     if checkin_id is None:  # a concurrent request checked this person in first
         won = _load(_LOAD_BY_ID, {"registration_id": registration.id})
         return _answer("already_checked_in", "already_checked_in", attendee=attendee, checked_in=won.checked_in)
     # The badge serial comes from the badges' id sequence, so concurrent check-ins need no lock here.
-    issued = queue_badge(registration, printer_name=kiosk.printer_name, settings=settings,
-                         actor=Actor.for_kiosk(kiosk), reason="check-in", void_previous=loaded.has_valid_badge)
+    issued = queue_badge(registration, printer_name=origin.printer_name, settings=settings, actor=origin.actor,
+                         reason="check-in", void_previous=loaded.has_valid_badge)
     conn.execute(_SET_BADGE, {"checkin_id": checkin_id, "new_badge_id": issued.badge_id})
     return _answer("checked_in", None, attendee=attendee,
                    print_job=_job_dict(issued.job_id, "queued", issued.printer_name, ""),
-                   checked_in={"at": _iso(now), "kiosk": kiosk.name, "location": kiosk.location})
+                   checked_in={"at": _iso(now), "kiosk": origin.label, "location": origin.location})
 
 
 def check_in(event: Event | EventRef, *, code: object = None, registration: Registration | None = None,
-             selection: object = None, kiosk: Kiosk, nonce: object, settings: Settings,
-             now: datetime | None = None) -> CheckInOutcome:
-    """Check a person in at ``kiosk`` by scanned ``code``, a find-me ``selection`` or a ``registration``.
+             selection: object = None, kiosk: Kiosk | None = None, origin: Origin | None = None, nonce: object,
+             settings: Settings, now: datetime | None = None) -> CheckInOutcome:
+    """Check a person in at ``kiosk`` (or at the desk: ``origin``) by scanned ``code``, a find-me ``selection``
+    or a ``registration``.
 
     Prints nothing twice: a person already checked in gets ``already_checked_in``; a retry with the
     same nonce gets the first answer back.
 
-    :raise LanyardError: ``nonce_invalid``; ``printer_unknown`` when the kiosk's printer is not configured.
+    :raise LanyardError: ``nonce_invalid``; ``printer_unknown`` when the printer is not configured.
     :raise sqlalchemy.exc.IntegrityError: a concurrent request with the same nonce answered first; roll
         back and call again to get its answer.
     """
     if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
         raise LanyardError("nonce_invalid", "nonce: 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
-    stored = _stored_answer(kiosk, nonce)
+    if origin is None:
+        if kiosk is None:
+            raise ValueError("check_in needs a kiosk or an origin")
+        origin = Origin.kiosk(kiosk)
+    stored = _stored_answer(origin, nonce)
     if stored is not None:
         return CheckInOutcome(stored["result"], stored["reason"], stored, replayed=True)
-    if kiosk.printer_name not in settings.printers:
-        raise LanyardError("printer_unknown", f"kiosk {kiosk.name}: no printer {kiosk.printer_name!r} configured")
+    if origin.printer_name not in settings.printers:
+        raise LanyardError("printer_unknown", f"{origin.label}: no printer {origin.printer_name!r} configured")
     now = now or utcnow()
     try:
         if registration is not None:
@@ -356,16 +387,19 @@ def check_in(event: Event | EventRef, *, code: object = None, registration: Regi
             if loaded is None or loaded.registration.event_id != event.id:
                 raise LanyardError("wrong_event")
         elif selection is not None:
+            if kiosk is None:
+                raise LanyardError("selection_invalid")
             loaded = _by_selection(event, selection, kiosk=kiosk, settings=settings)
         else:
             loaded = _by_code(event, code)
     except LanyardError as refusal:
         response = _answer("invalid", refusal.code)
     else:
-        response = _decide(event, loaded, kiosk=kiosk, nonce=nonce, settings=settings, now=now)
+        response = _decide(event, loaded, origin=origin, nonce=nonce, settings=settings, now=now)
     # A plain insert: a concurrent request with the same nonce that got here first makes this fail
     # (IntegrityError), the caller rolls back everything this request did and asks again.
-    _conn().execute(_INSERT_REQUEST, {"kiosk_id": kiosk.id, "nonce": nonce, "response": response, "at": now})
+    _conn().execute(_INSERT_REQUEST, {"kiosk_id": origin.kiosk_id, "staff_id": origin.staff_id, "nonce": nonce,
+                                      "response": response, "at": now})
     return CheckInOutcome(response["result"], response["reason"], response)
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from ..extensions import db
-from ..models import Registration, UTCDateTime, utcnow
+from ..models import Registration, UTCDateTime, prefix_string, utcnow
 
 #: Print job states. held = waiting for the printer (paper out, cover open, offline);
 #: needs_decision = bytes went out but the outcome is unknown, so staff decide (never auto-reprinted).
@@ -25,6 +25,7 @@ class Badge(db.Model):
     __tablename__ = "badges"
     __table_args__ = (
         sa.CheckConstraint("status in ('valid', 'void')", name="status"),
+        sa.Index("ix_badges_event_code_prefix", "event_id", "code_prefix"),
         # AUTOINCREMENT: SQLite never hands out an id again, even the highest one after a delete,
         # so a serial printed once is never printed on another badge.
         {"sqlite_autoincrement": True},
@@ -38,10 +39,15 @@ class Badge(db.Model):
     # every concurrent check-in queue on the event row. Serials are increasing but not dense.
     serial: Mapped[int] = synonym("id")
     code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The badge code's first 8 characters in clear (30 of its 130 random bits), for the desk's search.
+    code_prefix: Mapped[str] = mapped_column(prefix_string(8), default="")
     status: Mapped[str] = mapped_column(sa.String(8), default="valid")
     void_reason: Mapped[str] = mapped_column(sa.String(200), default="")
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who issued it (for the desk's attendee card): a kiosk or a staff user, as the audit actor's label.
+    issued_by: Mapped[str] = mapped_column(sa.String(254), default="")
+    reason: Mapped[str] = mapped_column(sa.String(32), default="check-in")
 
     registration: Mapped[Registration] = relationship()
 

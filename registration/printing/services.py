@@ -15,7 +15,10 @@ from ..codes import hash_code, new_code
 from ..errors import LanyardError
 from ..extensions import db
 from ..models import Registration, UTCDateTime, utcnow
+from ..search import code_prefix
 from ..settings import Settings
+from ..checkin.models import CheckIn
+from ..desk.cases import PRINT_REASONS, open_desk_case, resolve_cases
 from .models import CLAIMABLE_STATES, Badge, PrinterState, PrintJob
 
 log = logging.getLogger(__name__)
@@ -82,8 +85,9 @@ def queue_badge(registration, *, printer_name: str, settings: Settings, actor: A
     # The serial is the badge's id, from the database's sequence: no lock, no clash between check-ins.
     conn = db.session.connection()  # Core statements on the session's connection skip the ORM's execute path
     badge_id = conn.execute(_INSERT_BADGE, {
-        "event_id": event_id, "registration_id": registration.id, "code_hash": hash_code(code), "status": "valid",
-        "void_reason": "", "voided_at": None, "created_at": now,
+        "event_id": event_id, "registration_id": registration.id, "code_hash": hash_code(code),
+        "code_prefix": code_prefix(code), "status": "valid", "void_reason": "", "voided_at": None, "created_at": now,
+        "issued_by": actor.label[:254], "reason": reason[:32],
     }).scalar_one()
     job_id = conn.execute(_INSERT_JOB, {
         "event_id": event_id, "badge_id": badge_id, "printer_name": printer_name, "state": "queued",
@@ -308,7 +312,12 @@ def record_printed(claim: ClaimedJob, *, worker_id: str, now: datetime) -> bool:
         .values(state="printed", payload=sa.null(), printed_at=now, error_code="", last_error="",
                 held_since=None, updated_at=now)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    # A badge that failed before and printed now (a staff retry, a fallback printer) needs the desk no more.
+    resolve_cases(actor=Actor.system("print-worker"), resolution="printed", print_job_id=claim.id,
+                  reasons=PRINT_REASONS, now=now)
+    return True
 
 
 def record_held(claim: ClaimedJob, *, worker_id: str, now: datetime, settings: Settings, error_code: str,
@@ -481,8 +490,6 @@ def _job(job_id: int) -> PrintJob:
 
 def _open_case(job_id: int, reason: str, details: str) -> None:
     """Open a desk case for a job, naming its registration and the kiosk that checked the person in."""
-    from ..checkin.models import CheckIn
-    from ..checkin.services import open_desk_case
 
     row = db.session.execute(
         sa.select(_jobs.c.event_id, Badge.registration_id, CheckIn.kiosk_id)

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from PIL import ImageChops
 from playwright.sync_api import expect
 
-from registration.checkin.models import CheckIn, DeskCase
+from registration.checkin.models import CheckIn
+from registration.desk.models import DeskCase
 from registration.codes import hash_code, new_code
 from registration.extensions import db
 

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from registration.audit import Actor
-from registration.checkin.models import CheckIn, CheckInRequest, DeskCase
+from registration.checkin.models import CheckIn, CheckInRequest
+from registration.desk.models import DeskCase
 from registration.checkin.services import REASONS, check_in, selection_token
 from registration.codes import new_code
 from registration.errors import CODES, LanyardError

@@ -128,7 +128,7 @@ def load_job(app):
 @pytest.fixture
 def desk_cases(app):
     """Factory: (reason, print_job_id) of every desk case, oldest first."""
-    from registration.checkin.models import DeskCase
+    from registration.desk.models import DeskCase
 
     def cases() -> list[tuple[str, int | None]]:
         db.session.commit()

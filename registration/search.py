@@ -1,0 +1,196 @@
+"""Finding people at the desk: folded search terms per registration, and the prefix search over them.
+
+Every name-like field is folded the same way (case, accents and punctuation removed, in every
+script: "Núñez" → ``nunez``, "O'Neill" → ``oneill``, "Παπαδόπουλος" → ``παπαδοπουλοσ``) and split
+into words; each word, and a multi-word field run together ("De la Cruz" → ``delacruz``), is one
+row of ``search_terms``. A query is folded by the same function and every one of its words must be
+the start of some term of the person. The longest word drives an index range scan per field kind
+(last name first, so an exact last name ranks first) with a LIMIT; the others are checked per
+candidate through the primary key. No ``LIKE '%…%'``: every statement is a B-tree range, the same
+on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from .codes import ALPHABET, KINDS as CODE_KINDS, MAX_INPUT_LENGTH as CODE_MAX
+from .extensions import db
+from .models import Registration, SearchTerm
+from .text import fold
+
+#: Field kinds, in ranking order: a match on the last name ranks above one on the organisation.
+KINDS = {"last_name": 0, "first_name": 1, "badge_name": 2, "organization": 3, "email": 4}
+MAX_RESULTS = 50
+QUERY_MAX = 100  # characters; longer input is cut before it is folded
+MAX_WORDS = 6
+TERM_MAX = 100
+#: Above every code point: ``term < word + TOP`` bounds the range of terms starting with ``word``.
+TOP = "\U0010ffff"
+_APOSTROPHES = str.maketrans("", "", "'’ʼ`´")
+_SEPARATORS = re.compile(r"[\W_]+", re.UNICODE)
+_CODE_CHARS = re.compile(r"^[0-9A-Z]+$")
+_CODE_TRANSLATE = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+CODE_PREFIX_LENGTH = 8  # kind prefix (2) + 6 random characters
+_CODE_PREFIXES = {prefix for prefix, kind in CODE_KINDS.items() if kind in ("registration", "badge")}
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text``: lower case, no accents, apostrophes dropped, split at anything else."""
+    folded = fold(text).translate(_APOSTROPHES)
+    return [w for w in _SEPARATORS.split(folded) if w]
+
+
+def terms_for(*, first_name: str, last_name: str, badge_name: str, organization: str,
+              email: str | None) -> set[tuple[int, str]]:
+    """Every ``(kind, term)`` a registration with these fields is found by."""
+    found: set[tuple[int, str]] = set()
+    fields = {"last_name": last_name, "first_name": first_name, "badge_name": badge_name,
+              "organization": organization}
+    for name, value in fields.items():
+        parts = words(value or "")
+        for part in parts:
+            found.add((KINDS[name], part[:TERM_MAX]))
+        if len(parts) > 1:
+            found.add((KINDS[name], "".join(parts)[:TERM_MAX]))
+    if email:
+        local, _, domain = email.rpartition("@")
+        parts = words(local)
+        for part in parts + words(domain.split(".")[0] if domain else ""):
+            found.add((KINDS["email"], part[:TERM_MAX]))
+        if len(parts) > 1:
+            found.add((KINDS["email"], "".join(parts)[:TERM_MAX]))
+    return found
+
+
+def _rows(registration_id: int, event_id: int, terms: Iterable[tuple[int, str]]) -> list[dict]:
+    return [{"registration_id": registration_id, "event_id": event_id, "kind": kind, "term": term}
+            for kind, term in sorted(terms)]
+
+
+def terms_of(registration: Registration) -> set[tuple[int, str]]:
+    """The search terms of a registration object (its own email only; a guest without one has none)."""
+    return terms_for(first_name=registration.first_name, last_name=registration.last_name,
+                     badge_name=registration.badge_name, organization=registration.organization,
+                     email=registration.email if registration.email_key is not None else None)
+
+
+def index_registration(registration: Registration) -> None:
+    """Write the registration's search terms anew (after it was created or its names changed); flushes."""
+    db.session.flush()
+    table = SearchTerm.__table__
+    db.session.execute(sa.delete(table).where(table.c.registration_id == registration.id))
+    rows = _rows(registration.id, registration.event_id, terms_of(registration))
+    if rows:
+        db.session.execute(sa.insert(table), rows)
+
+
+def index_rows(rows: Iterable[tuple[int, int, dict]]) -> int:
+    """Bulk-insert the terms of new registrations, given ``(registration_id, event_id, fields)``; returns rows."""
+    params = []
+    for registration_id, event_id, fields in rows:
+        params.extend(_rows(registration_id, event_id, terms_for(**fields)))
+    for start in range(0, len(params), 5000):
+        db.session.execute(sa.insert(SearchTerm.__table__), params[start:start + 5000])
+    return len(params)
+
+
+def code_prefix(code: str) -> str:
+    """The characters of a canonical code kept in clear for the desk's search."""
+    return code[:CODE_PREFIX_LENGTH]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A desk query, parsed: the folded words, or the start of a registration or badge code."""
+
+    words: tuple[str, ...] = ()
+    code_prefix: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to search for."""
+        return not self.words and not self.code_prefix
+
+
+def parse_query(raw: object) -> Query:
+    """Read what was typed into the search box (cut to :data:`QUERY_MAX` characters first)."""
+    if not isinstance(raw, str):
+        return Query()
+    text = raw[:QUERY_MAX].strip()
+    code = text.upper().translate(_CODE_TRANSLATE)
+    if (4 <= len(code) <= CODE_MAX and code[:2] in _CODE_PREFIXES and _CODE_CHARS.match(code)
+            and set(code[2:]) <= set(ALPHABET)):
+        return Query(code_prefix=code[:CODE_PREFIX_LENGTH])
+    found = [w[:TERM_MAX] for w in words(text) if w.isprintable()]
+    return Query(words=tuple(found[:MAX_WORDS]))
+
+
+_terms = SearchTerm.__table__
+_registrations = Registration.__table__
+
+
+def _prefix(column, word: str):
+    return sa.and_(column >= word, column < word + TOP)
+
+
+def search(event_id: int, raw: object, *, limit: int = MAX_RESULTS) -> list[int]:
+    """Registration ids matching what was typed, best first: exact last name, then last-name prefix, then
+    first name, badge name, organisation, email; at most ``limit`` (≤ :data:`MAX_RESULTS`)."""
+    limit = max(1, min(int(limit), MAX_RESULTS))
+    query = parse_query(raw)
+    if query.empty:
+        return []
+    if query.code_prefix:
+        return _search_codes(event_id, query.code_prefix, limit)
+    drive = max(query.words, key=len)
+    others = list(query.words)
+    others.remove(drive)
+    found: list[int] = []
+    seen: set[int] = set()
+    for kind in KINDS.values():
+        statement = (
+            sa.select(_terms.c.registration_id)
+            .where(_terms.c.event_id == event_id, _terms.c.kind == kind, _prefix(_terms.c.term, drive))
+            .order_by(_terms.c.term, _terms.c.registration_id)
+        )
+        for word in others:
+            other = _terms.alias()
+            statement = statement.where(sa.exists().where(other.c.registration_id == _terms.c.registration_id,
+                                                          _prefix(other.c.term, word)))
+        want = limit - len(found)
+        batch = want * 3
+        offset = 0
+        while want > 0:
+            ids = db.session.execute(statement.limit(batch).offset(offset)).scalars().all()
+            for registration_id in ids:
+                if registration_id not in seen:
+                    seen.add(registration_id)
+                    found.append(registration_id)
+            want = limit - len(found)
+            if len(ids) < batch:
+                break
+            offset += batch
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def _search_codes(event_id: int, prefix: str, limit: int) -> list[int]:
+    """People whose registration code (``R1…``) or any badge code (``B1…``) starts with ``prefix``."""
+    from .printing.models import Badge
+
+    if prefix.startswith("B1"):
+        badges = Badge.__table__
+        statement = (sa.select(badges.c.registration_id).where(badges.c.event_id == event_id,
+                                                               _prefix(badges.c.code_prefix, prefix))
+                     .order_by(badges.c.code_prefix, badges.c.id).limit(limit * 2))
+    else:
+        statement = (sa.select(_registrations.c.id)
+                     .where(_registrations.c.event_id == event_id, _prefix(_registrations.c.code_prefix, prefix))
+                     .order_by(_registrations.c.code_prefix, _registrations.c.id).limit(limit))
+    return list(dict.fromkeys(db.session.execute(statement).scalars()))[:limit]
