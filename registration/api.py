@@ -21,6 +21,11 @@ STATUS = {
     "already_checked_in": 409,
     "duplicate_email": 409,
     "kiosk_exists": 409,
+    "staff_exists": 409,
+    "badge_in_queue": 409,
+    "case_closed": 409,
+    "registration_cancelled": 409,
+    "not_checked_in": 409,
 }
 
 

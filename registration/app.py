@@ -81,6 +81,12 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         KIOSK_POLL_MS=settings.kiosk.poll_ms,
         KIOSK_HEARTBEAT_SECONDS=settings.kiosk.heartbeat_seconds,
     )
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind N proxies the client is the address the outermost trusted proxy saw (sign-in limits use it).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
+                                x_host=settings.trusted_proxies)
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
@@ -140,11 +146,13 @@ def _security_headers(response):
     """Headers every page gets: no framing, no sniffing, no referrer (private links stay private)."""
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
         "media-src 'self' blob:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if g.get("staff") is not None:  # every page a signed-in staff user sees may show personal data
+        response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 

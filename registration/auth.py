@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from functools import cache
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -20,7 +21,9 @@ from .audit import Actor, record
 from .codes import parse_code
 from .errors import LanyardError
 from .extensions import csrf, db, login_manager
-from .models import StaffUser
+from . import ratelimit
+from .models import StaffUser, utcnow
+from .staff import verify_staff_password
 
 bp = Blueprint("auth", __name__)
 
@@ -33,6 +36,8 @@ ADMIN = frozenset({"admin"})
 
 #: The one place roles are checked. Keys are endpoints or blueprints (endpoint wins);
 #: an endpoint that matches nothing is refused, so a new page is private until listed here.
+#: Registrars work the desk; door staff only scan; admins also manage staff, undo check-ins,
+#: read the audit log, export and purge.
 POLICY: dict[str, object] = {
     "static": PUBLIC,
     "registration": PUBLIC,
@@ -44,11 +49,10 @@ POLICY: dict[str, object] = {
     "kiosk_api": KIOSK,
     "api.create_scan": DOOR,
     "desk": DESK,
-    "desk.door": DOOR,
-    "desk.admin": ADMIN,
-    "desk.purge_health": ADMIN,
-    "desk.staff": ADMIN,
-    "desk.export": ADMIN,
+    "desk.undo_checkin": ADMIN,
+    "desk_api": DESK,
+    "desk_api.undo_checkin": ADMIN,
+    "desk_admin": ADMIN,
 }
 
 
@@ -108,7 +112,7 @@ def _load_principals() -> None:
             kiosk = db.session.get(Kiosk, bound.get("id"))
             if kiosk is not None and kiosk.generation == bound.get("generation"):
                 g.kiosk = kiosk
-        if current_user.is_authenticated:
+        if current_user.is_authenticated and not _session_expired():
             g.staff = current_user._get_current_object()
     if g.staff is not None:
         g.actor = Actor.for_staff(g.staff)
@@ -145,15 +149,39 @@ def authorize():
                 return error_response("unauthorized", "A valid staff token is required.", 401)
             return error_response("forbidden", "Your role does not allow this.", 403)
         if g.staff is None:
+            if g.get("session_expired"):
+                flash(_("Your session expired. Please sign in again."), "error")
             return redirect(url_for("auth.login", next=request.full_path))
         abort(403)
     abort(404) if is_api else abort(403)
 
 
+def _session_expired() -> bool:
+    """End a staff session idle for ``idle_minutes`` or older than ``session_hours``; refresh it otherwise."""
+    staff = g.settings.staff
+    now = int(time.time())
+    started, seen = session.get("staff_since"), session.get("staff_seen")
+    idle = int(current_app.config.get("STAFF_IDLE_SECONDS", staff.idle_minutes * 60))
+    longest = int(current_app.config.get("STAFF_SESSION_SECONDS", staff.session_hours * 3600))
+    if not isinstance(started, int) or not isinstance(seen, int) or now - seen > idle or now - started > longest:
+        logout_user()
+        session.pop("staff_since", None)
+        session.pop("staff_seen", None)
+        g.session_expired = True
+        return True
+    if now - seen >= 15:  # a new cookie at most every 15 s, not on every search keystroke
+        session["staff_seen"] = now
+    return False
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
-    user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    """The user a session names, if it is still active and was signed in under the current generation."""
+    ident, _, generation = user_id.partition(".")
+    user = db.session.get(StaffUser, int(ident)) if ident.isdigit() else None
+    if user is None or not user.active or str(user.session_generation) != generation:
+        return None
+    return user
 
 
 class LoginForm(FlaskForm):
@@ -170,23 +198,62 @@ def _safe_next(target: str | None) -> str:
     return url_for("desk.index")
 
 
+def _client_address() -> str:
+    """The client's address as the last trusted proxy saw it (``[app] trusted_proxies`` configures ProxyFix)."""
+    return request.remote_addr or "unknown"
+
+
+def _sign_in_wait(email: str, now: datetime) -> int:
+    """Seconds to wait before another sign-in for this account or from this client is tried (0: go ahead)."""
+    staff = g.settings.staff
+    window = staff.sign_in_window_minutes * 60
+    over = (ratelimit.current_count(f"sign-in:account:{email}", window_seconds=window, now=now)
+            >= staff.sign_in_attempts_per_account
+            or ratelimit.current_count(f"sign-in:client:{_client_address()}", window_seconds=window, now=now)
+            >= staff.sign_in_attempts_per_client)
+    return ratelimit.seconds_left(window, now) if over else 0
+
+
+def _count_failure(email: str, now: datetime) -> None:
+    window = g.settings.staff.sign_in_window_minutes * 60
+    ratelimit.count(f"sign-in:account:{email}", window_seconds=window, now=now)
+    ratelimit.count(f"sign-in:client:{_client_address()}", window_seconds=window, now=now)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign a staff user in."""
+    """Sign a staff user in (rate-limited per account and per client; one message whether or not the email exists)."""
     form = LoginForm()
-    if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.execute(db.select(StaffUser).filter_by(email=email)).scalar_one_or_none()
-        if user is not None and user.active and user.password_hash and check_password_hash(
-            user.password_hash, form.password.data
-        ):
-            login_user(user)
-            session.pop("kiosk", None)  # a browser is either a kiosk or a staff desk, not both
-            record(Actor.for_staff(user), "staff.login", user)
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+    if not form.validate_on_submit():
+        return _login_page(form, 400 if form.is_submitted() else 200)
+    now = utcnow()
+    email = form.email.data.strip().lower()
+    wait = _sign_in_wait(email, now)
+    if wait:
+        flash(_("Too many sign-in attempts. Please wait %(seconds)d seconds and try again.", seconds=wait), "error")
+        response = _login_page(form, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = db.session.execute(db.select(StaffUser).filter_by(email=email)).scalar_one_or_none()
+    if not verify_staff_password(user, form.password.data):
+        _count_failure(email, now)
+        record(Actor(type="anonymous", label=_client_address()), "staff.login_failed", user, email=email[:254])
+        db.session.commit()
         flash(_("Email or password is wrong."), "error")
-    return render_template("auth/login.html", form=form), 401 if form.is_submitted() else 200
+        return _login_page(form, 401)
+    session.clear()  # a new session: nothing of an earlier visitor (or a kiosk binding) carries over
+    login_user(user)
+    session["staff_since"] = session["staff_seen"] = int(time.time())
+    user.last_login_at = now
+    record(Actor.for_staff(user), "staff.login", user)
+    db.session.commit()
+    return redirect(_safe_next(request.args.get("next")))
+
+
+def _login_page(form, status: int):
+    response = current_app.make_response((render_template("auth/login.html", form=form), status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -196,6 +263,7 @@ def logout():
         record(Actor.for_staff(g.staff), "staff.logout", g.staff)
         db.session.commit()
     logout_user()
+    session.clear()
     return redirect(url_for("auth.login"))
 
 

@@ -42,6 +42,10 @@ CODES: dict[str, str] = {
     "selection_invalid": "The name-lookup selection is unknown, expired or from another kiosk.",
     "nonce_invalid": "The request's nonce is missing or malformed.",
     "reason_required": "A reason must be given.",
+    "badge_in_queue": "The current badge is still on its way to the printer; wait for it, or cancel or reroute "
+                      "its print job, before printing another.",
+    "not_guest": "Only a guest pass can be upgraded to a full pass.",
+    "case_closed": "The desk case is already resolved.",
     # devices and staff
     "kiosk_disabled": "The kiosk is disabled.",
     "kiosk_unknown": "No kiosk with that name or token.",

@@ -249,6 +249,30 @@ def register(
     return issued
 
 
+def register_guest(event: Event, host: Registration, guest: PersonInput, *, settings: Settings, actor: Actor,
+                   health: HealthInput | None = None, language: str = "en", source: str = "desk") -> Issued:
+    """Register one more guest of an existing full registrant (the desk's walk-up guest).
+
+    :raise LanyardError: ``invalid_field``, ``unknown_type``, ``host_invalid``, ``duplicate_email``.
+    """
+    if (host.event_id != event.id or host.is_cancelled or host.host_id is not None
+            or settings.registration_types[host.type_name].is_guest):
+        raise LanyardError("host_invalid", "host: must be a confirmed full registrant of this event", field="host_id")
+    cleaned = clean_person(guest, settings, email_required=False)
+    if not settings.registration_types[cleaned.type_name].is_guest:
+        raise LanyardError("invalid_field", "registration_type: must be a guest type", field="registration_type")
+    health = clean_health(health)
+    if cleaned.email and email_taken(event, cleaned.email):
+        raise LanyardError("duplicate_email", "email: already registered for this event", field="email")
+    issued = _add_registration(event, cleaned, own_email=bool(cleaned.email), contact_email=cleaned.email or host.email,
+                               host=host, language=language, source=source)
+    _add_health(issued.registration, health, settings)
+    db.session.flush()
+    index_registration(issued.registration)
+    record(actor, "registration.create", issued.registration, type=cleaned.type_name, source=source, host_id=host.id)
+    return issued
+
+
 def registration_for_code(event: Event, raw: object, *, kind: str = "registration") -> Registration:
     """Find the registration a scanned or typed code belongs to.
 

@@ -78,6 +78,25 @@ class KioskSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    """Staff sessions and the sign-in limits."""
+
+    idle_minutes: int = 30
+    session_hours: int = 12
+    sign_in_attempts_per_account: int = 5
+    sign_in_attempts_per_client: int = 20
+    sign_in_window_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The help desk."""
+
+    printer: str = ""  # the desk's own printer: "verify and print" and walk-ups print here by default
+    refresh_seconds: int = 5  # how often the case queue updates itself
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """Where confirmation mail goes: an outbox folder or an SMTP server."""
 
@@ -105,6 +124,9 @@ class Settings:
     mail: MailSettings
     printers: dict[str, dict]
     kiosk: KioskSettings = field(default_factory=KioskSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
+    desk: DeskSettings = field(default_factory=DeskSettings)
+    trusted_proxies: int = 0
     languages: tuple[str, ...] = ("en", "es")
     max_guests: int = 4
     session_cookie_secure: bool = False
@@ -306,6 +328,34 @@ def _kiosk(raw: dict) -> KioskSettings:
     return KioskSettings(**values)
 
 
+def _staff(raw: dict) -> StaffSettings:
+    t = _table(raw, "staff", required=False)
+    defaults = StaffSettings()
+    values = {}
+    for key, value in vars(defaults).items():
+        values[key] = _get(t, key, "staff", int, value)
+        if values[key] <= 0:
+            raise ConfigError(f"staff.{key}: must be positive")
+    unknown = set(t) - set(values)
+    if unknown:
+        raise ConfigError(f"staff.{sorted(unknown)[0]}: unknown key")
+    return StaffSettings(**values)
+
+
+def _desk(raw: dict, printers: dict[str, dict]) -> DeskSettings:
+    t = _table(raw, "desk", required=False)
+    unknown = set(t) - {"printer", "refresh_seconds"}
+    if unknown:
+        raise ConfigError(f"desk.{sorted(unknown)[0]}: unknown key")
+    printer = _get(t, "printer", "desk", str, "desk" if "desk" in printers else "")
+    if printer and printer not in printers:
+        raise ConfigError(f"desk.printer: no printer named {printer!r}")
+    refresh = _get(t, "refresh_seconds", "desk", int, 5)
+    if refresh <= 0:
+        raise ConfigError("desk.refresh_seconds: must be positive")
+    return DeskSettings(printer=printer, refresh_seconds=refresh)
+
+
 def _secret_key(app_table: dict, root: Path) -> str:
     """The session-signing key: from the environment, or a generated file that never enters git."""
     env = os.environ.get("LANYARD_SECRET_KEY")
@@ -343,7 +393,7 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
             table = table.setdefault(part, {})
         table[leaf] = value
     root = path.parent
-    known = {"app", "database", "event", "registration_types", "health", "mail", "printers", "kiosk"}
+    known = {"app", "database", "event", "registration_types", "health", "mail", "printers", "kiosk", "staff", "desk"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown table")
@@ -356,6 +406,10 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     event = _event(raw)
     languages = tuple(_get(app_table, "languages", "app", list, ["en", "es"]))
+    printers = _printers(raw, root)
+    trusted_proxies = _get(app_table, "trusted_proxies", "app", int, 0)
+    if trusted_proxies < 0:
+        raise ConfigError("app.trusted_proxies: must not be negative")
     for lang in languages:
         if lang not in ("en", "es"):
             raise ConfigError(f"app.languages: {lang!r} has no translation")
@@ -368,8 +422,11 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
         registration_types=_registration_types(raw, event.areas),
         health=_health(raw),
         mail=_mail(raw, root),
-        printers=_printers(raw, root),
+        printers=printers,
         kiosk=_kiosk(raw),
+        staff=_staff(raw),
+        desk=_desk(raw, printers),
+        trusted_proxies=trusted_proxies,
         languages=languages,
         max_guests=_get(app_table, "max_guests", "app", int, 4),
         session_cookie_secure=_get(app_table, "session_cookie_secure", "app", bool, False),

@@ -21,9 +21,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from ..audit import Actor, record
+from ..audit import Actor
 from ..codes import digests_match, parse_code
-from ..errors import CODES, LanyardError
+from ..errors import LanyardError
 from ..extensions import db
 from ..health import assess_clearance
 from ..models import Event, HealthRecord, Registration, utcnow
