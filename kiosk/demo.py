@@ -7,6 +7,7 @@ and serves the site. Printed badges land as PNG files in the preview printers' f
 
 from __future__ import annotations
 
+import secrets
 import threading
 
 import click
@@ -27,6 +28,24 @@ from registration.services import rotate_codes
 from .services import add_kiosk, rotate_kiosk_token
 
 DEMO_KIOSKS = (("kiosk-1", "kiosk-1", "Lobby A"), ("kiosk-2", "kiosk-2", "Lobby B"))
+DEMO_STAFF = (("registrar@demo.example.org", "registrar"), ("admin@demo.example.org", "admin"))
+
+
+def _demo_staff() -> list[tuple[str, str, str]]:
+    """The demo's desk accounts, each with a new random password every run (printed, never stored in clear)."""
+    from registration.models import StaffUser
+    from registration.staff import add_staff, set_staff_password
+
+    accounts = []
+    for email, role in DEMO_STAFF:
+        password = secrets.token_urlsafe(12)
+        user = db.session.execute(sa.select(StaffUser).filter_by(email=email)).scalar_one_or_none()
+        if user is None:
+            add_staff(email, role=role, actor=Actor.system("demo"), name=f"Demo {role}", password=password)
+        else:
+            set_staff_password(user, password, actor=Actor.system("demo"))
+        accounts.append((email, role, password))
+    return accounts
 
 
 def _sample_people(event, settings, count: int = 6):
@@ -88,6 +107,7 @@ def demo_command(host, port, attendees):
             _token, enrol_code = rotate_kiosk_token(kiosk, actor=Actor.system("demo"))
         enrolments.append((kiosk, enrol_code))
     people = _sample_people(event, settings)
+    staff = _demo_staff()
     db.session.commit()
 
     base = f"http://{host}:{port}"
@@ -96,6 +116,9 @@ def demo_command(host, port, attendees):
     click.echo(f"  Register online:   {base}/register")
     for kiosk, enrol_code in enrolments:
         click.echo(f"  {kiosk.name} ({kiosk.location}): open {base}/kiosk/enrol/{enrol_code} in a browser")
+    click.echo(f"  Help desk:         {base}/login")
+    for email, role, password in staff:
+        click.echo(f"    {role:<9} {email}  password {password}")
     click.echo("  Codes to scan or type at a kiosk:")
     for label, issued in people:
         r = issued.registration

@@ -172,6 +172,90 @@ def staff_add_command(email, role, name, password, token):
         click.echo(f"API token: {api_token}")
 
 
+def _staff_user(email):
+    from .staff import staff_by_email
+
+    try:
+        return staff_by_email(email)
+    except LanyardError as error:
+        raise click.ClickException(error.detail) from None
+
+
+@staff_group.command("list")
+@with_appcontext
+def staff_list_command():
+    """List staff users: email, role, state, API token, last sign-in."""
+    from .staff import list_staff
+
+    users = list_staff()
+    if not users:
+        click.echo("No staff users yet: lanyard staff add EMAIL --role registrar|door|admin")
+        return
+    for user in users:
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else "never signed in"
+        click.echo(f"{user.email}\t{user.role}\t{'active' if user.active else 'disabled'}\t"
+                   f"{'token' if user.api_token_hash else 'no token'}\t{last}")
+
+
+@staff_group.command("disable")
+@click.argument("email")
+@with_appcontext
+def staff_disable_command(email):
+    """Disable a staff user: every session and their API token stop at once."""
+    from .staff import set_staff_active
+
+    user = _staff_user(email)
+    set_staff_active(user, False, actor=Actor.system("cli"))
+    db.session.commit()
+    click.echo(f"Disabled {user.email}; signed out everywhere.")
+
+
+@staff_group.command("enable")
+@click.argument("email")
+@with_appcontext
+def staff_enable_command(email):
+    """Enable a disabled staff user again."""
+    from .staff import set_staff_active
+
+    user = _staff_user(email)
+    set_staff_active(user, True, actor=Actor.system("cli"))
+    db.session.commit()
+    click.echo(f"Enabled {user.email}.")
+
+
+@staff_group.command("passwd")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when not given (use the LANYARD_STAFF_PASSWORD variable in scripts).",
+              envvar="LANYARD_STAFF_PASSWORD")
+@with_appcontext
+def staff_passwd_command(email, password):
+    """Set a staff user's password (at least 12 characters); their sessions end."""
+    from .staff import set_staff_password
+
+    user = _staff_user(email)
+    try:
+        set_staff_password(user, password, actor=Actor.system("cli"))
+        db.session.commit()
+    except LanyardError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    click.echo(f"Password changed for {user.email}; their sessions were signed out.")
+
+
+@staff_group.command("token")
+@click.argument("email")
+@with_appcontext
+def staff_token_command(email):
+    """Issue a new API token for a staff user (printed once); the old token stops at once."""
+    from .staff import new_staff_token
+
+    user = _staff_user(email)
+    token = new_staff_token(user, actor=Actor.system("cli"))
+    db.session.commit()
+    click.echo(f"API token for {user.email}: {token}")
+
+
 @click.command("purge-health")
 @click.option("--force", is_flag=True, help="Purge even before the configured number of days has passed.")
 @with_appcontext

@@ -9,6 +9,7 @@ from .audit import Actor
 from .models import Event, utcnow
 from .services import HealthInput, Issued, PersonInput, register
 from .settings import Settings
+from .text import fold
 
 FIRST = ["María", "José", "Jennifer", "Michael", "Linh", "Nguyen", "Aisha", "David", "Sofía", "Robert", "Priya",
          "James", "Mei", "Carlos", "Patricia", "Kwame", "Olga", "Dmitri", "Eleni", "Juan", "Fatima", "Thomas",
@@ -17,7 +18,8 @@ FIRST = ["María", "José", "Jennifer", "Michael", "Linh", "Nguyen", "Aisha", "D
 LAST = ["García", "Smith", "Nguyen", "Johnson", "Hernández", "Patel", "Williams", "Kim", "López", "Brown",
         "Martínez", "Okafor", "Chen", "Rodríguez", "Davis", "Papadopoulos", "Ivanova", "Müller", "O'Brien",
         "Wilson", "Tanaka", "Núñez", "Anderson", "Schröder", "Jackson", "Fonoti", "Singh", "Ramírez",
-        "Thompson", "Moreno", "Lee", "Cohen", "Álvarez", "Washington", "Kowalski", "Haddad", "Fitzgerald-Montgomery"]
+        "Thompson", "Moreno", "Lee", "Cohen", "Álvarez", "Washington", "Kowalski", "Haddad", "Fitzgerald-Montgomery",
+        "Zúñiga", "O'Neill", "Παπαδόπουλος", "De la Cruz"]
 TITLES = ["Mayor", "Vice Mayor", "Council Member", "City Manager", "City Clerk", "Finance Director",
           "Public Works Director", "Police Chief", "Fire Chief", "City Attorney", "Planning Commissioner",
           "Assistant City Manager", "Community Development Director", "Parks and Recreation Director"]
@@ -25,6 +27,11 @@ CITIES = ["Sacramento", "Fresno", "San José", "Oakland", "Bakersfield", "Anahei
           "Stockton", "Chula Vista", "Modesto", "Oxnard", "Fontana", "Elk Grove", "Santa Rosa", "Salinas",
           "Visalia", "Vallejo", "Berkeley", "El Cajón", "Davis", "Paso Robles", "San Luis Obispo", "Chico",
           "Redding", "Eureka", "La Cañada Flintridge", "Rancho Palos Verdes", "Los Ángeles"]
+
+
+def _ascii(text: str) -> str:
+    """Letters of ``text`` usable in a demo email address (accents dropped; other scripts drop out)."""
+    return "".join(c for c in fold(text) if c.isascii() and c.isalnum())
 
 
 def _health(rng: random.Random) -> HealthInput | None:
@@ -55,8 +62,8 @@ def seed_demo(event: Event, *, settings: Settings, count: int, seed: int = 2027)
         n += 1
         first, last = rng.choice(FIRST), rng.choice(LAST)
         city = rng.choice(CITIES)
-        email = f"{first}.{last}.{n}@{city.replace(' ', '').lower()}.example.gov"
-        email = email.encode("ascii", "ignore").decode().replace("'", "")
+        local = ".".join(part for part in (_ascii(first), _ascii(last)) if part) or "attendee"
+        email = f"{local}.{n}@{_ascii(city)}.example.gov"
         guests = []
         if guest_type and rng.random() < 0.15:
             guests.append((PersonInput(first_name=rng.choice(FIRST), last_name=last, email="", type_name=guest_type),

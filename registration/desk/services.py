@@ -677,6 +677,19 @@ class WalkUp:
     checkin: CheckInOutcome | None
 
 
+def registration_for_email(event: Event, email: object) -> Registration:
+    """The registration of ``email`` at ``event`` (e.g. a guest's host, typed at the desk).
+
+    :raise LanyardError: ``host_invalid`` when nobody registered with it.
+    """
+    address = clean_email(email, field="host_email")
+    found = db.session.execute(sa.select(Registration).where(
+        Registration.event_id == event.id, Registration.email_key == email_key(address))).scalar_one_or_none()
+    if found is None:
+        raise LanyardError("host_invalid", f"nobody registered with {address}", field="host_email")
+    return found
+
+
 def register_walk_up(event: Event, person: PersonInput, *, actor: Actor, settings: Settings,
                      host: Registration | None = None, health: HealthVerification | None = None,
                      print_badge: bool = False, printer_name: str | None = None, nonce: str | None = None,
@@ -777,6 +790,18 @@ def floor(settings: Settings) -> tuple[list[KioskLine], list[printing.PrinterSna
         sa.select(PrintJob).where(PrintJob.state.in_(("held", "failed", "needs_decision")))
         .order_by(PrintJob.id).limit(200)).scalars())
     return kiosks, list(printers.values()), problems
+
+
+def printer_dict(snapshot: printing.PrinterSnapshot) -> dict:
+    """The staff API's shape of a printer's state."""
+    state = ("unknown" if snapshot.online is None else "offline" if snapshot.error_code == "printer_offline"
+             else snapshot.error_code or ("paper_near_end" if snapshot.paper_near_end else "ready"))
+    return {"name": snapshot.name, "backend": snapshot.backend, "state": state, "online": snapshot.online,
+            "paper_near_end": snapshot.paper_near_end, "error_code": snapshot.error_code or None,
+            "last_error": snapshot.last_error or None, "last_checked_at": _iso(snapshot.last_checked_at),
+            "last_success_at": _iso(snapshot.last_success_at), "fallback": snapshot.fallback,
+            "queued": snapshot.queued, "held": snapshot.held, "needs_staff": snapshot.needs_staff,
+            "attention": snapshot.attention}
 
 
 def staff_name(user_id: int | None) -> str:

@@ -1,0 +1,147 @@
+"""Fixtures of the desk tests: preview printers ``kiosk-1`` and ``desk``, kiosks, staff actors, small factories."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from registration.audit import Actor
+from registration.extensions import db
+
+PRINTERS = """
+[printers.kiosk-1]
+backend = "preview"
+directory = "badges/kiosk-1"
+
+[printers.desk]
+backend = "preview"
+directory = "badges/desk"
+"""
+
+
+def new_nonce() -> str:
+    """A fresh client nonce, as a kiosk or the desk page makes one per request."""
+    return uuid.uuid4().hex
+
+
+def count(model, *where) -> int:
+    """How many rows of ``model`` match ``where``, as the database has them now."""
+    return db.session.execute(sa.select(sa.func.count()).select_from(model).where(*where)).scalar()
+
+
+@pytest.fixture
+def app(make_app):
+    """The app with preview printers ``kiosk-1`` and ``desk``, an application context pushed."""
+    app = make_app(printers=PRINTERS)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def make_kiosk(app, settings, event):
+    """Factory: add a kiosk; returns ``(kiosk, token, enrol_code)``."""
+    from kiosk.services import add_kiosk
+
+    counter = itertools.count(1)
+
+    def make(name: str | None = None, *, printer: str = "kiosk-1", location: str = "Lobby A"):
+        kiosk, token, enrol_code = add_kiosk(event, name=name or f"kiosk-{next(counter)}", printer_name=printer,
+                                             settings=settings, actor=Actor.system("test"), location=location)
+        db.session.commit()
+        return kiosk, token, enrol_code
+
+    return make
+
+
+@pytest.fixture
+def kiosk(make_kiosk):
+    """One kiosk at Lobby A printing on ``kiosk-1``."""
+    return make_kiosk("kiosk-a")[0]
+
+
+@pytest.fixture
+def make_staff(app):
+    """Factory: add a staff user with a 12-character password; returns ``(user, Actor)``."""
+    from registration.staff import add_staff
+
+    counter = itertools.count(1)
+
+    def make(role: str = "registrar", email: str | None = None):
+        user, _token = add_staff(email or f"{role}{next(counter)}@example.org", role=role,
+                                 actor=Actor.system("test"), password="x" * 12)
+        db.session.commit()
+        return user, Actor.for_staff(user)
+
+    return make
+
+
+@pytest.fixture
+def registrar(make_staff) -> Actor:
+    """A registrar at the desk."""
+    return make_staff("registrar")[1]
+
+
+@pytest.fixture
+def admin(make_staff) -> Actor:
+    """An admin."""
+    return make_staff("admin")[1]
+
+
+@pytest.fixture
+def kiosk_check_in(event, kiosk, settings):
+    """Factory: scan ``code`` at the kiosk and commit, as the kiosk API does; returns the outcome."""
+    from registration.checkin.services import check_in
+
+    def scan(code: str, *, at=None, nonce: str | None = None):
+        outcome = check_in(event, code=code, kiosk=at or kiosk, nonce=nonce or new_nonce(), settings=settings)
+        db.session.commit()
+        return outcome
+
+    return scan
+
+
+@pytest.fixture
+def desk_check_in(event, settings, registrar):
+    """Factory: check a registration in at the desk (default printer ``desk``) and commit; returns the outcome."""
+    from registration.desk.services import check_in_at_desk
+
+    def check(registration, *, actor: Actor | None = None, printer: str | None = None, nonce: str | None = None):
+        outcome = check_in_at_desk(event, registration, actor=actor or registrar, settings=settings,
+                                   nonce=nonce or new_nonce(), printer_name=printer)
+        db.session.commit()
+        return outcome
+
+    return check
+
+
+@pytest.fixture
+def checked_in(make_registration, desk_check_in):
+    """Factory: register a cleared person and check them in at the desk; returns the Registration."""
+
+    def make(**fields):
+        registration = make_registration(**fields)[0].registration
+        assert desk_check_in(registration).result == "checked_in"
+        return registration
+
+    return make
+
+
+@pytest.fixture
+def mark_printed(app):
+    """Factory: mark every unfinished print job of a registration printed (no worker runs in these tests)."""
+    from registration.printing.models import Badge, PrintJob
+
+    def mark(registration) -> int:
+        jobs = PrintJob.__table__
+        done = db.session.execute(
+            sa.update(jobs).where(jobs.c.badge_id.in_(sa.select(Badge.id).where(Badge.registration_id == registration.id)),
+                                  jobs.c.state.in_(("queued", "sending", "held")))
+            .values(state="printed", payload=sa.null())).rowcount
+        db.session.commit()
+        db.session.expire_all()
+        return done
+
+    return mark
