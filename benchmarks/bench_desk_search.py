@@ -93,6 +93,14 @@ VIETNAMESE_LAST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "
                    "Ngô", "Dương"]
 ARABIC_FIRST = ["محمد", "فاطمة", "أحمد", "ليلى", "يوسف", "مريم", "عمر", "نور"]
 ARABIC_LAST = ["الحداد", "العلي", "منصور", "الخطيب", "حسين", "عبد الله", "الشامي", "سليمان"]
+# How people with these names write them in their (ASCII) email addresses.
+ROMAN = dict(zip(GREEK_FIRST + GREEK_LAST + CYRILLIC_FIRST + CYRILLIC_LAST + ARABIC_FIRST + ARABIC_LAST, (
+    "giorgos eleni dimitris maria nikos katerina kostas sofia ioannis athina papadopoulos papadopoulou georgiou "
+    "oikonomou konstantinidis nikolaou dimitriou ioannou alexiou vasileiou mavridis chatzidakis "
+    "olga dmitry anna sergey natalya alexey yulia mikhail yolka igor ivanova smirnov kuznetsov popova sokolov "
+    "mikhailov fedorov lebedeva shevchenko kovalenko petrov-vodkin "
+    "mohammed fatima ahmed layla yousef maryam omar nour alhaddad alali mansour alkhatib hussein abdullah "
+    "alshami suleiman").split()))
 SCRIPTS = [  # (weight, first names, last names)
     (70, LATIN_FIRST, LATIN_LAST),
     (7, GREEK_FIRST, GREEK_LAST),
@@ -123,11 +131,11 @@ def ascii_typed(text: str) -> str:
 
 
 def _zipf(names: list[str]) -> list[float]:
-    """Weights for ``names`` in a seeded random order, the n-th most common 1/n as frequent as the first:
-    a few surnames shared by hundreds of people, a long tail shared by a few dozen."""
+    """Weights for ``names`` in a seeded random order, the n-th most common n^-0.7 as frequent as the first
+    (Zipf-like): a few surnames shared by thousands of people, a long tail shared by a few dozen."""
     ranks = list(range(1, len(names) + 1))
     random.Random(len(names)).shuffle(ranks)
-    return [1 / rank for rank in ranks]
+    return [rank ** -0.7 for rank in ranks]
 
 
 _WEIGHTS = {id(names): _zipf(names) for _w, firsts, lasts in SCRIPTS for names in (firsts, lasts)}
@@ -171,8 +179,8 @@ def generate_csv(path: Path, rows: int, *, guest_every: int = 7) -> list[dict]:
                 writer.writerow([first, last, "", "", "", "", "guest", last_host, "vaccinated", "attested", ""])
                 people.append(dict(first=first, last=last, org=""))
                 continue
-            local = ".".join(w for w in (ascii_typed(first).split()[:1] + ascii_typed(last).split()[-1:]) if w)
-            local = "".join(c for c in local.lower() if c.isalnum() or c == ".") or "delegate"
+            roman = [ROMAN.get(first, ascii_typed(first)).split()[:1], ROMAN.get(last, ascii_typed(last)).split()[-1:]]
+            local = "".join(c for c in ".".join(roman[0] + roman[1]).lower() if c.isalnum() or c in ".-")
             domain = ascii_typed(org).lower().replace(" ", "")
             email = f"{local}.{n}@{domain}.example.gov"
             badge = f"{rng.choice(NICKNAMES)} {last}" if rng.random() < 0.08 else ""
@@ -327,6 +335,7 @@ def run_in_process(app, queries, *, limit: int, show_explain: bool) -> tuple[lis
     """Time ``search_registrations`` per query; prints the figures; returns the samples and misses."""
     from registration.desk.services import search_registrations
     from registration.extensions import db
+    from registration.search import parse_query
     from registration.services import current_event
 
     settings = app.extensions["lanyard"]
@@ -371,6 +380,10 @@ def run_in_process(app, queries, *, limit: int, show_explain: bool) -> tuple[lis
               f"time is in the database driver's execute")
         print(f"  queries with no result: {len(misses)}"
               + (" e.g. " + ", ".join(repr(q) for _k, q in misses[:8]) if misses else ""))
+        as_codes = [q for kind, q in queries if kind != "code" and parse_query(q).code_prefix]
+        if as_codes:
+            print(f"  name queries read as a code prefix (R1…/B1… after I/L→1, O→0): {len(as_codes)} e.g. "
+                  + ", ".join(repr(q) for q in as_codes[:8]))
         print("  slowest queries (ms, results, statements):")
         detail.sort(key=lambda d: d[0], reverse=True)
         for ms, kind, q, found, log in detail[:6]:
@@ -501,7 +514,9 @@ def main(argv=None) -> None:
     from registration.app import create_app
 
     with database(args.database_url) as (folder, url):
-        config = write_config(folder, url)
+        # [desk] printer = "desk" must name a printer; write_config drops the shipped ones.
+        config = write_config(folder, url, printers=f'\n[printers.desk]\nbackend = "preview"\n'
+                                                      f'directory = "{folder / "badges-desk"}"\n')
         app = create_app(config)
         dialect = url.split(":", 1)[0].split("+", 1)[0]
         people, codes, token, seconds, terms = populate(app, folder, args.registrations)

@@ -44,6 +44,13 @@ def test_the_shipped_config_is_valid():
         ({"kiosk.idle_seconds": 0}, "kiosk.idle_seconds"),
         ({"kiosk.idle_secs": 5}, "kiosk.idle_secs"),
         ({"surprise.key": 1}, "surprise"),
+        ({"staff.idle_minutes": 0}, "staff.idle_minutes"),
+        ({"staff.session_hours": "12"}, "staff.session_hours"),
+        ({"staff.lockout": 3}, "staff.lockout"),
+        ({"desk.printer": "nowhere"}, "desk.printer"),
+        ({"desk.refresh_seconds": 0}, "desk.refresh_seconds"),
+        ({"desk.colour": "red"}, "desk.colour"),
+        ({"app.trusted_proxies": -1}, "app.trusted_proxies"),
     ],
 )
 def test_a_bad_key_is_named(tmp_path, change, key, monkeypatch):
