@@ -171,3 +171,49 @@ def fresh():
         db.session.expire_all()
 
     return refresh
+
+
+#: Every staff user the desk tests make signs in with this (at least 12 characters, as the rules want).
+STAFF_PASSWORD = "desk-password-2027"
+
+
+@pytest.fixture
+def make_staff(app):
+    """Factory: add a staff user whose password is ``STAFF_PASSWORD``; returns the StaffUser."""
+    from registration.staff import add_staff
+
+    def make(email: str = "registrar@example.org", *, role: str = "registrar", name: str = ""):
+        user, _token = add_staff(email, role=role, actor=Actor.system("test"), name=name, password=STAFF_PASSWORD)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def desk_context(browser):
+    """The desk laptop's own browser context: its sign-in cookie is never a kiosk's (nor the kiosk's its)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US",
+                                  timezone_id="America/Los_Angeles")
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def staff_page(live_server, desk_context, make_staff, page_problems):
+    """Factory: add a staff user and sign a new desk page in through /login; returns ``(page, user)``."""
+    from playwright.sync_api import expect
+
+    from .helpers import sign_in
+
+    def open_(role: str = "registrar", *, email: str | None = None, name: str = ""):
+        user = make_staff(email or f"{role}@example.org", role=role, name=name)
+        page = desk_context.new_page()
+        page_problems.watch(page)
+        page.goto(f"{live_server}/login")
+        sign_in(page, user.email, STAFF_PASSWORD)
+        expect(page).to_have_url(f"{live_server}/desk/")
+        expect(page.get_by_role("heading", name="Find a person")).to_be_visible()
+        return page, user
+
+    return open_

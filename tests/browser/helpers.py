@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -47,3 +48,38 @@ def tap(page, text: str) -> None:
     """Type ``text`` on the kiosk's on-screen keyboard, one key press (click) per character."""
     for char in text.upper():
         page.locator(f'.key[data-key="{char}"]').click()
+
+
+def sign_in(page, email: str, password: str) -> None:
+    """Fill the staff sign-in form on the page and send it."""
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.locator("main form button[type=submit]").click()
+
+
+def wait_until(condition, *, timeout: float = 15, what: str = "the condition") -> None:
+    """Poll ``condition`` (a callable) until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def badge_image(settings, registration, code: str, serial: int, *, width: int):
+    """The badge image a printer should receive for ``registration`` (as it is now) with badge ``code``."""
+    from printers import BadgeData, render_badge
+
+    rtype = settings.registration_types[registration.type_name]
+    data = BadgeData(badge_name=registration.badge_name, band_text=rtype.band_text, event_name=settings.event.name,
+                     code=code, title=registration.title, organization=registration.organization,
+                     band_color=rtype.band_color, serial=f"#{serial:06d}")
+    return render_badge(data, width=width).image
+
+
+def same_image(a, b) -> bool:
+    """Pixel-for-pixel equality of two black-and-white images."""
+    from PIL import ImageChops
+
+    a, b = a.convert("1"), b.convert("1")
+    return a.size == b.size and ImageChops.difference(a.convert("L"), b.convert("L")).getbbox() is None

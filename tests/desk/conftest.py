@@ -62,16 +62,37 @@ def kiosk(make_kiosk):
     return make_kiosk("kiosk-a")[0]
 
 
+STAFF_PASSWORD = "x" * 12
+
+
+@pytest.fixture(scope="session")
+def staff_password_hash() -> str:
+    """A real scrypt hash of :data:`STAFF_PASSWORD`, made once per run (scrypt is slow on purpose)."""
+    from werkzeug.security import generate_password_hash
+
+    from registration.staff import PASSWORD_METHOD
+
+    return generate_password_hash(STAFF_PASSWORD, PASSWORD_METHOD)
+
+
 @pytest.fixture
-def make_staff(app):
-    """Factory: add a staff user with a 12-character password; returns ``(user, Actor)``."""
-    from registration.staff import add_staff
+def make_staff(app, monkeypatch, staff_password_hash):
+    """Factory: add a staff user with a 12-character password; returns ``(user, Actor)``.
+
+    The desk tests need staff only as actors, so the one hash made for the run is stored instead of
+    hashing again per user (about 0.1 s each); tests/desk/test_staff.py hashes for real.
+    """
+    from registration import staff
 
     counter = itertools.count(1)
 
     def make(role: str = "registrar", email: str | None = None):
-        user, _token = add_staff(email or f"{role}{next(counter)}@example.org", role=role,
-                                 actor=Actor.system("test"), password="x" * 12)
+        with monkeypatch.context() as patch:
+            patch.setattr(staff, "generate_password_hash",
+                          lambda password, method: staff_password_hash if password == STAFF_PASSWORD else
+                          pytest.fail("make_staff hashes only STAFF_PASSWORD"))
+            user, _token = staff.add_staff(email or f"{role}{next(counter)}@example.org", role=role,
+                                           actor=Actor.system("test"), password=STAFF_PASSWORD)
         db.session.commit()
         return user, Actor.for_staff(user)
 

@@ -258,19 +258,11 @@ def test_a_bound_browser_checks_in_with_its_csrf_token(app, make_kiosk, make_reg
 
 @pytest.fixture
 def app_with_other_areas(make_app):
-    """An app with stand-ins for the desk pages, the export and the door API (other streams build them)."""
-    from flask import Blueprint
-
+    """The app with its real desk, and a stand-in for the door API (another stream builds it)."""
     from tests.checkin.conftest import PRINTERS
 
     app = make_app(printers=PRINTERS)
-    desk = Blueprint("desk", __name__, url_prefix="/desk")
-    desk.add_url_rule("/", "index", lambda: "desk")
-    desk.add_url_rule("/export", "export", lambda: "csv")
-    desk.add_url_rule("/api/registrations", "registrations", lambda: "[]")
-    app.register_blueprint(desk)
     app.add_url_rule("/api/v1/scans", "api.create_scan", lambda: {"result": "admit"}, methods=["POST"])
-    app.add_url_rule("/api/v1/registrations", "api.registrations", lambda: "[]")
     with app.app_context():
         yield app
 
@@ -286,9 +278,10 @@ def test_a_kiosk_token_opens_nothing_but_the_kiosk_api(app_with_other_areas):
     client = app_with_other_areas.test_client()
     auth = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/kiosk/status", headers=auth).status_code == 200
-    for path in ("/desk/", "/desk/export", "/desk/api/registrations"):
+    for path in ("/desk/", "/desk/cases", "/desk/printers", "/desk/admin/staff"):
         response = client.get(path, headers=auth)
         assert response.status_code in (302, 403), path  # to the staff login, or refused
         assert response.status_code != 302 or "/login" in response.headers["Location"]
     assert_api_error(client.post("/api/v1/scans", json={}, headers=auth), 401, "unauthorized")
-    assert_api_error(client.get("/api/v1/registrations", headers=auth), 404, "not_found")
+    for path in ("/api/v1/registrations?q=a", "/api/v1/registrations/1", "/api/v1/desk-cases", "/api/v1/printers"):
+        assert_api_error(client.get(path, headers=auth), 401, "unauthorized")
