@@ -23,6 +23,10 @@ VERDICT_LABELS = {"verified": _l("Verified"), "rejected": _l("Rejected")}
 RESULT_LABELS = {"": _l("— (not an on-site test)"), "negative": _l("Negative"), "positive": _l("Positive")}
 REPRINT_LABELS = {"lost": _l("Lost"), "misprint": _l("Misprint"), "name_change": _l("Name change"),
                   "damaged": _l("Damaged")}
+JOB_STATE_LABELS = {"queued": _l("queued"), "sending": _l("printing"), "printed": _l("printed"), "held": _l("held"),
+                    "failed": _l("failed"), "needs_decision": _l("unconfirmed"), "cancelled": _l("withdrawn")}
+HEALTH_STATE_LABELS = {"attested": _l("attested (not checked yet)"), "verified": _l("verified"),
+                       "rejected": _l("rejected")}
 ROLE_LABELS = {"registrar": _l("Registrar"), "door": _l("Door staff"), "admin": _l("Admin")}
 
 

@@ -89,7 +89,17 @@ def waited(value: datetime) -> str:
 @bp.app_context_processor
 def _desk_globals():
     return {"reason_text": lambda code: REASON_TEXT.get(code, code), "method_labels": forms.METHOD_LABELS,
-            "reprint_labels": forms.REPRINT_LABELS, "role_labels": forms.ROLE_LABELS}
+            "reprint_labels": forms.REPRINT_LABELS, "role_labels": forms.ROLE_LABELS, "pass_label": pass_label,
+            "job_state": lambda state: forms.JOB_STATE_LABELS.get(state, state),
+            "health_state": lambda state: forms.HEALTH_STATE_LABELS.get(state, state)}
+
+
+def pass_label(type_name: str) -> str:
+    """A pass's name in the page's language (``label_es`` in Spanish, when the configuration has one)."""
+    rtype = _settings().registration_types.get(type_name)
+    if rtype is None:
+        return type_name
+    return rtype.label_es if str(get_locale()) == "es" and rtype.label_es else rtype.label
 
 
 @bp.after_request
@@ -479,7 +489,7 @@ def walk_up():
     """Register someone who arrives unregistered: verify, check in and print in one step."""
     settings = _settings()
     form = forms.WalkUpForm(prefix="walkup")
-    form.registration_type.choices = [(t.name, t.label) for t in settings.registration_types.values()]
+    form.registration_type.choices = [(t.name, pass_label(t.name)) for t in settings.registration_types.values()]
     _printer_choices(form)
     if not form.validate_on_submit():
         if form.is_submitted():

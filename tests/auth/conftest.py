@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
+from flask.testing import FlaskClient
 
 from registration.audit import Actor
 from registration.extensions import db
@@ -84,6 +85,26 @@ def sign_in(client, email: str, password: str, *, next: str | None = None, csrf:
     return client.post(path, data={"csrf_token": token, "email": email, "password": password})
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own application context, as in production.
+
+    The ``app`` fixtures keep one application context pushed for the whole test, and Flask reuses a
+    pushed context for a request: ``g`` (and the database session) would then be shared by every
+    request of every client. Flask-WTF caches the CSRF token in ``g``, so a second browser would be
+    handed the first one's token, and ``g.staff`` of one request would still be set in the next.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def isolate(app):
+    """Make ``app.test_client()`` give :class:`IsolatedClient` s; returns the app."""
+    app.test_client_class = IsolatedClient
+    return app
+
+
 @pytest.fixture
 def write_config(write_config):
     """As the shared one, plus ``app_keys``: lines added to the ``[app]`` table (e.g. cookie flags)."""
@@ -101,7 +122,7 @@ def write_config(write_config):
 @pytest.fixture
 def app(make_app):
     """The app with preview printers ``kiosk-1`` and ``desk``, an application context pushed."""
-    app = make_app(printers=PRINTERS)
+    app = isolate(make_app(printers=PRINTERS))
     with app.app_context():
         yield app
 

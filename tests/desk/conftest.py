@@ -76,23 +76,33 @@ def staff_password_hash() -> str:
 
 
 @pytest.fixture
-def make_staff(app, monkeypatch, staff_password_hash):
-    """Factory: add a staff user with a 12-character password; returns ``(user, Actor)``.
+def reuse_staff_hash(monkeypatch, staff_password_hash):
+    """For this test, :data:`STAFF_PASSWORD` is "hashed" to the run's one real hash; other passwords for real.
 
-    The desk tests need staff only as actors, so the one hash made for the run is stored instead of
-    hashing again per user (about 0.1 s each); tests/desk/test_staff.py hashes for real.
+    Most desk tests need staff only as actors: a fresh scrypt hash per user would cost them about
+    0.1 s each (far more on a busy machine) and prove nothing the staff tests do not.
     """
     from registration import staff
+
+    real = staff.generate_password_hash
+
+    def generate(password, method):
+        return staff_password_hash if password == STAFF_PASSWORD and method == staff.PASSWORD_METHOD \
+            else real(password, method)
+
+    monkeypatch.setattr(staff, "generate_password_hash", generate)
+
+
+@pytest.fixture
+def make_staff(app, reuse_staff_hash):
+    """Factory: add a staff user with the password :data:`STAFF_PASSWORD`; returns ``(user, Actor)``."""
+    from registration.staff import add_staff
 
     counter = itertools.count(1)
 
     def make(role: str = "registrar", email: str | None = None):
-        with monkeypatch.context() as patch:
-            patch.setattr(staff, "generate_password_hash",
-                          lambda password, method: staff_password_hash if password == STAFF_PASSWORD else
-                          pytest.fail("make_staff hashes only STAFF_PASSWORD"))
-            user, _token = staff.add_staff(email or f"{role}{next(counter)}@example.org", role=role,
-                                           actor=Actor.system("test"), password=STAFF_PASSWORD)
+        user, _token = add_staff(email or f"{role}{next(counter)}@example.org", role=role,
+                                 actor=Actor.system("test"), password=STAFF_PASSWORD)
         db.session.commit()
         return user, Actor.for_staff(user)
 
