@@ -86,6 +86,19 @@ def waited(value: datetime) -> str:
     return _("%(h)d h %(m)02d", h=seconds // 3600, m=seconds % 3600 // 60)
 
 
+@bp.app_template_filter("audit_details")
+def audit_details(details: dict | None) -> str:
+    """An audit event's details as a line a person reads: ``reason: lost; serial: 1 → 2``."""
+    if not details:
+        return ""
+    before, after = details.get("before") or {}, details.get("after") or {}
+    parts = [f"{key}: {value}" for key, value in details.items() if key not in ("before", "after", "event_id")]
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in dict.fromkeys([*before, *after]):
+            parts.append(f"{key}: {before.get(key, '—')} → {after.get(key, '—')}")
+    return "; ".join(parts)
+
+
 @bp.app_context_processor
 def _desk_globals():
     return {"reason_text": lambda code: REASON_TEXT.get(code, code), "method_labels": forms.METHOD_LABELS,
