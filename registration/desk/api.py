@@ -121,7 +121,7 @@ def _answer(run):
 def search():
     """Search as you type: ``?q=TEXT&limit=N`` (N ≤ 50) → ``{"results": [...]}``."""
     limit = request.args.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= 50:
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= 50:
         return error_response("invalid_field", "limit: 1 to 50", 400)
     results = services.search_registrations(current_event(_settings()), request.args.get("q", ""),
                                             settings=_settings(), limit=int(limit))
