@@ -13,6 +13,7 @@ STATUS = {
     "code_malformed": 400,
     "invalid_field": 400,
     "nonce_invalid": 400,
+    "nonce_reused": 409,
     "enrolment_invalid": 404,
     "not_found": 404,
     "kiosk_disabled": 403,

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -20,6 +19,7 @@ from .api import error_response
 from .audit import Actor, record
 from .codes import parse_code
 from .errors import LanyardError
+from .forms import PageForm
 from .extensions import csrf, db, login_manager
 from . import ratelimit
 from .models import StaffUser, utcnow
@@ -184,7 +184,7 @@ def _load_user(user_id: str):
     return user
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     """Staff sign-in."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])

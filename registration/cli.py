@@ -72,8 +72,8 @@ def init_db_command():
 def import_command(file, dry_run, send_confirmations):
     """Import registrations from a CSV export of the association database."""
     from .importing import import_registrations, issued_for
-    from .mail import send_confirmations as send
-    from .services import current_event, mark_confirmation_sent
+    from .mail import deliver_confirmations as deliver
+    from .services import current_event
 
     settings = _settings()
     try:
@@ -103,17 +103,9 @@ def import_command(file, dry_run, send_confirmations):
     click.echo(f"Imported {report.imported} registrations ({report.full} full, {report.guests} guests) "
                f"and {report.health_records} health records.")
     if send_confirmations:
-        sent = 0
         with click.progressbar(length=len(report.codes), label="Sending confirmations", file=sys.stderr) as bar:
-            def on_sent(issued):
-                nonlocal sent
-                sent += 1
-                mark_confirmation_sent(issued.registration)
-                bar.update(1)
-
-            failures = send(issued_for(report), settings, on_sent=on_sent)
-            db.session.commit()
-        click.echo(f"Sent {sent} confirmations.")
+            failures = deliver(issued_for(report), settings, progress=bar.update)
+        click.echo(f"Sent {len(report.codes) - len(failures)} confirmations.")
         if failures:
             for issued, why in failures[:20]:
                 click.echo(f"not sent to registration {issued.registration.id}: {why}", err=True)

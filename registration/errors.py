@@ -41,6 +41,7 @@ CODES: dict[str, str] = {
     "no_match": "Nobody matches that name and second factor.",
     "selection_invalid": "The name-lookup selection is unknown, expired or from another kiosk.",
     "nonce_invalid": "The request's nonce is missing or malformed.",
+    "nonce_reused": "The nonce was already used for a different request (a retry must repeat the same request).",
     "reason_required": "A reason must be given.",
     "badge_in_queue": "The current badge is still on its way to the printer; wait for it, or cancel or reroute "
                       "its print job, before printing another.",

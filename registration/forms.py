@@ -1,6 +1,7 @@
 """Forms of the public registration pages (Flask-WTF: CSRF on every one)."""
 
 from flask_babel import lazy_gettext as _l
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 from wtforms import EmailField, FieldList, Form, FormField, RadioField, StringField, SubmitField
@@ -14,6 +15,21 @@ HEALTH_CHOICES = [
 ]
 
 
+class PageForm(FlaskForm):
+    """The base of every form on Lanyard's pages: its input is the posted form, never a JSON body.
+
+    Flask-WTF would also take a JSON body as form input, and JSON values need not be text (a number in
+    a text field made the length check raise, a 500). Pages post forms; a JSON body is no input at all.
+    """
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            automatic = formdata is not None and not hasattr(formdata, "getlist")  # Flask-WTF's "from the request"
+            if automatic and request.is_json and not request.form and not request.files:
+                return None
+            return super().wrap_formdata(form, formdata)
+
+
 class GuestForm(Form):
     """One guest inside the registration form (no CSRF of its own: the outer form has it)."""
 
@@ -24,7 +40,7 @@ class GuestForm(Form):
     health_method = RadioField(_l("How will they be cleared?"), choices=HEALTH_CHOICES, validators=[DataRequired()])
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(PageForm):
     """A full registrant and zero or more guests."""
 
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
@@ -39,14 +55,14 @@ class RegistrationForm(FlaskForm):
     submit = SubmitField(_l("Register"))
 
 
-class BadgeNameForm(FlaskForm):
+class BadgeNameForm(PageForm):
     """Correct the name printed on one's badge."""
 
     badge_name = StringField(_l("Name on badge"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
     save = SubmitField(_l("Save"))
 
 
-class ResendForm(FlaskForm):
+class ResendForm(PageForm):
     """Email the confirmation again, with a new code."""
 
     resend = SubmitField(_l("Email me a new code"))

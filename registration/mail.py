@@ -1,4 +1,4 @@
-"""Confirmation mail: a QR of the registration code as an inline PNG, sent after the commit."""
+"""Confirmation mail: a QR of the registration code as an inline PNG, sent after the commit, outside any transaction."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import io
 import logging
 import smtplib
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
 import qrcode
+import sqlalchemy as sa
 from flask import render_template
 from flask_babel import force_locale, gettext as _
 
@@ -125,17 +127,46 @@ class Mailer:
             self._smtp = None
 
 
-def send_confirmations(issued_list, settings: Settings, *, on_sent=None) -> list[tuple[object, str]]:
-    """Send each confirmation after the commit; returns ``(issued, error)`` for those that failed."""
+def deliver_confirmations(issued_list: Iterable, settings: Settings, *, batch: int = 200,
+                          progress: Callable[[int], None] | None = None) -> list[tuple[object, str]]:
+    """Send each confirmation with no database transaction open; returns ``(issued, error)`` for those that failed.
+
+    Call it after the commit that made the codes. Messages are built a batch at a time (that reads the
+    database), the transaction is ended, the batch goes to the mail server (which may be slow: nothing is
+    held meanwhile, so kiosks keep checking people in), and then one short UPDATE records what was sent.
+    """
+    from .extensions import db
+    from .models import Registration, utcnow
+
     failures = []
     with Mailer(settings.mail) as mailer:
-        for issued in issued_list:
-            try:
-                mailer.send(build_confirmation(issued, settings))
-            except MailError as exc:
-                log.warning("confirmation for registration %s not sent: %s", issued.registration.id, exc)
-                failures.append((issued, str(exc)))
-                continue
-            if on_sent is not None:
-                on_sent(issued)
+        for chunk in _chunks(issued_list, batch):
+            messages = [(issued, issued.registration.id, build_confirmation(issued, settings)) for issued in chunk]
+            db.session.commit()  # ends the read transaction; nothing is dirty, so nothing is written
+            sent = []
+            for issued, registration_id, message in messages:
+                try:
+                    mailer.send(message)
+                except MailError as exc:
+                    log.warning("confirmation for registration %s not sent: %s", registration_id, exc)
+                    failures.append((issued, str(exc)))
+                    continue
+                sent.append(registration_id)
+            if sent:
+                db.session.execute(sa.update(Registration).where(Registration.id.in_(sent))
+                                   .values(confirmation_sent_at=utcnow()).execution_options(synchronize_session=False))
+                db.session.commit()
+            if progress is not None:
+                progress(len(messages))
     return failures
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -122,7 +122,9 @@ def parse_query(raw: object) -> Query:
     if not isinstance(raw, str):
         return Query()
     text = raw[:QUERY_MAX].strip()
-    code = text.upper().translate(_CODE_TRANSLATE)
+    # Only what starts with a literal kind prefix ("R1", "B1") is a code: Crockford reads I and L as 1,
+    # so without this "bill" would be the badge code prefix B111.
+    code = text[:2].upper() + text[2:].upper().translate(_CODE_TRANSLATE)
     if (4 <= len(code) <= CODE_MAX and code[:2] in _CODE_PREFIXES and _CODE_CHARS.match(code)
             and set(code[2:]) <= set(ALPHABET)):
         return Query(code_prefix=code[:CODE_PREFIX_LENGTH])

@@ -323,11 +323,6 @@ def rotate_codes(registration: Registration, *, actor: Actor) -> Issued:
     return Issued(registration, code, manage_code)
 
 
-def mark_confirmation_sent(registration: Registration) -> None:
-    """Remember that the confirmation went out (called after the message was handed over)."""
-    registration.confirmation_sent_at = utcnow()
-
-
 def cancel_registration(registration: Registration, *, actor: Actor, reason: str) -> Registration:
     """Cancel a registration; its valid badges are voided so doors refuse them.
 

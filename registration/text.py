@@ -29,7 +29,6 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = T
     if not isinstance(value, str):
         raise LanyardError("invalid_field", f"{field}: expected text", field=field)
     text = unicodedata.normalize("NFC", value).strip()
-    text = " ".join(text.split(" "))
     if not text:
         if required:
             raise LanyardError("invalid_field", f"{field}: required", field=field, problem="required")
@@ -39,7 +38,8 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = T
             "invalid_field", f"{field}: at most {max_length} characters", field=field, problem="too_long"
         )
     if text.isascii() and text.isprintable():
-        return text  # the common case: nothing below can refuse printable ASCII
+        # The common case: nothing below can refuse printable ASCII; runs of spaces become one.
+        return " ".join(text.split()) if "  " in text else text
     for char in text:
         category = unicodedata.category(char)
         if category in _REFUSED_CATEGORIES and char not in _ALLOWED_FORMAT:

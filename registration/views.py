@@ -12,14 +12,13 @@ from .audit import Actor
 from .errors import LanyardError
 from .extensions import db
 from .forms import BadgeNameForm, RegistrationForm, ResendForm
-from .mail import qr_png, send_confirmations
+from .mail import deliver_confirmations, qr_png
 from .codes import format_for_humans
 from .services import (
     HealthInput,
     PersonInput,
     change_badge_name,
     current_event,
-    mark_confirmation_sent,
     register,
     registration_for_code,
     rotate_codes,
@@ -137,8 +136,7 @@ def register_page():
         db.session.rollback()
         _show_refusal(form, LanyardError("duplicate_email", field="email"))
         return _form_page(form, 409)
-    failures = send_confirmations(issued, settings, on_sent=lambda i: mark_confirmation_sent(i.registration))
-    db.session.commit()
+    failures = deliver_confirmations(issued, settings)
     people = [
         {
             "registration": item.registration,
@@ -205,8 +203,7 @@ def resend(manage_code: str):
     except LanyardError:
         db.session.rollback()
         abort(409)
-    failures = send_confirmations([issued], _settings(), on_sent=lambda i: mark_confirmation_sent(i.registration))
-    db.session.commit()
+    failures = deliver_confirmations([issued], _settings())
     return render_template("registration/resent.html", registration=registration, mail_failed=bool(failures))
 
 

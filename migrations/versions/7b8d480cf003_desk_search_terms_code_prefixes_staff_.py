@@ -51,6 +51,7 @@ def upgrade():
 
     with op.batch_alter_table('checkin_requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('staff_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('request_digest', sa.String(length=64), nullable=False, server_default=''))
         batch_op.alter_column('kiosk_id',
                existing_type=sa.INTEGER(),
                nullable=True)
@@ -123,6 +124,7 @@ def downgrade():
         batch_op.alter_column('kiosk_id',
                existing_type=sa.INTEGER(),
                nullable=False)
+        batch_op.drop_column('request_digest')
         batch_op.drop_column('staff_id')
 
     with op.batch_alter_table('badges', schema=None) as batch_op:

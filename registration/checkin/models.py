@@ -69,6 +69,8 @@ class CheckInRequest(db.Model):
     kiosk_id: Mapped[int | None] = mapped_column(sa.ForeignKey("kiosks.id"))
     staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     nonce: Mapped[str] = mapped_column(sa.String(64))
+    # What was asked (a hash of the code, selection or person and the action): a retry must ask the same.
+    request_digest: Mapped[str] = mapped_column(sa.String(64), default="")
     response: Mapped[dict] = mapped_column(sa.JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

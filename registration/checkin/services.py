@@ -10,6 +10,7 @@ rolls back and calls :func:`check_in` again, which then finds the winner's answe
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -161,9 +162,9 @@ _checkins = CheckIn.__table__
 _requests = CheckInRequest.__table__
 _badges = Badge.__table__
 _checkin_kiosk = Kiosk.__table__.alias("checkin_kiosk")
-_STORED_ANSWER = sa.select(_requests.c.response).where(
+_STORED_ANSWER = sa.select(_requests.c.response, _requests.c.request_digest).where(
     _requests.c.kiosk_id == sa.bindparam("kiosk_id"), _requests.c.nonce == sa.bindparam("nonce"))
-_STORED_STAFF_ANSWER = sa.select(_requests.c.response).where(
+_STORED_STAFF_ANSWER = sa.select(_requests.c.response, _requests.c.request_digest).where(
     _requests.c.staff_id == sa.bindparam("staff_id"), _requests.c.nonce == sa.bindparam("nonce"))
 # The registration's columns the decision and the badge need, its health record, any check-in
 # (and where), and whether it holds a valid badge already, in one round trip.
@@ -201,10 +202,33 @@ def _conn() -> sa.Connection:
     return db.session.connection()
 
 
-def _stored_answer(origin: Origin, nonce: str) -> dict | None:
-    if origin.is_kiosk:
-        return _conn().execute(_STORED_ANSWER, {"kiosk_id": origin.kiosk_id, "nonce": nonce}).scalar_one_or_none()
-    return _conn().execute(_STORED_STAFF_ANSWER, {"staff_id": origin.staff_id, "nonce": nonce}).scalar_one_or_none()
+def request_digest(*parts: object) -> str:
+    """What a request asked, as a hash stored with its nonce: a retry must ask exactly the same."""
+    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stored_answer(*, nonce: str, digest: str, kiosk_id: int | None = None, staff_id: int | None = None) -> dict | None:
+    """The answer first given to this nonce (of this kiosk or staff user), or None when it is new.
+
+    :raise LanyardError: ``nonce_reused`` when the nonce was used for a different request: replaying that
+        answer would show one person another's.
+    """
+    if kiosk_id is not None:
+        row = _conn().execute(_STORED_ANSWER, {"kiosk_id": kiosk_id, "nonce": nonce}).first()
+    else:
+        row = _conn().execute(_STORED_STAFF_ANSWER, {"staff_id": staff_id, "nonce": nonce}).first()
+    if row is None:
+        return None
+    if not digests_match(row.request_digest, digest):
+        raise LanyardError("nonce_reused")
+    return row.response
+
+
+def store_answer(*, nonce: str, digest: str, response: dict, now: datetime, kiosk_id: int | None = None,
+                 staff_id: int | None = None) -> None:
+    """Keep a request's answer with its nonce (a concurrent twin makes this raise IntegrityError)."""
+    _conn().execute(_INSERT_REQUEST, {"kiosk_id": kiosk_id, "staff_id": staff_id, "nonce": nonce,
+                                      "request_digest": digest, "response": response, "at": now})
 
 
 class _Person(NamedTuple):
@@ -365,7 +389,8 @@ def check_in(event: Event | EventRef, *, code: object = None, registration: Regi
     Prints nothing twice: a person already checked in gets ``already_checked_in``; a retry with the
     same nonce gets the first answer back.
 
-    :raise LanyardError: ``nonce_invalid``; ``printer_unknown`` when the printer is not configured.
+    :raise LanyardError: ``nonce_invalid``; ``nonce_reused`` (the nonce was used for another request);
+        ``printer_unknown`` when the printer is not configured.
     :raise sqlalchemy.exc.IntegrityError: a concurrent request with the same nonce answered first; roll
         back and call again to get its answer.
     """
@@ -375,7 +400,13 @@ def check_in(event: Event | EventRef, *, code: object = None, registration: Regi
         if kiosk is None:
             raise ValueError("check_in needs a kiosk or an origin")
         origin = Origin.kiosk(kiosk)
-    stored = _stored_answer(origin, nonce)
+    if registration is not None:
+        digest = request_digest("checkin", "registration", registration.id)
+    elif selection is not None:
+        digest = request_digest("checkin", "selection", selection)
+    else:
+        digest = request_digest("checkin", "code", code)
+    stored = stored_answer(nonce=nonce, digest=digest, kiosk_id=origin.kiosk_id, staff_id=origin.staff_id)
     if stored is not None:
         return CheckInOutcome(stored["result"], stored["reason"], stored, replayed=True)
     if origin.printer_name not in settings.printers:
@@ -398,8 +429,8 @@ def check_in(event: Event | EventRef, *, code: object = None, registration: Regi
         response = _decide(event, loaded, origin=origin, nonce=nonce, settings=settings, now=now)
     # A plain insert: a concurrent request with the same nonce that got here first makes this fail
     # (IntegrityError), the caller rolls back everything this request did and asks again.
-    _conn().execute(_INSERT_REQUEST, {"kiosk_id": origin.kiosk_id, "staff_id": origin.staff_id, "nonce": nonce,
-                                      "response": response, "at": now})
+    store_answer(nonce=nonce, digest=digest, response=response, now=now, kiosk_id=origin.kiosk_id,
+                 staff_id=origin.staff_id)
     return CheckInOutcome(response["result"], response["reason"], response)
 
 

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from ..api import error_response, ok, refusal
 from ..errors import LanyardError
 from ..extensions import db
-from ..mail import send_confirmations
+from ..mail import deliver_confirmations
 from ..models import Registration
 from ..printing.models import PrintJob
-from ..services import PersonInput, current_event, mark_confirmation_sent
+from ..services import PersonInput, current_event
 from . import services
 from .models import DeskCase
 
@@ -240,8 +240,7 @@ def resend(registration_id: int):
     except LanyardError as error:
         db.session.rollback()
         return refusal(error)
-    failures = send_confirmations([issued], settings, on_sent=lambda i: mark_confirmation_sent(i.registration))
-    db.session.commit()
+    failures = deliver_confirmations([issued], settings)
     return ok({"sent": not failures, "to": issued.registration.email})
 
 
@@ -271,8 +270,7 @@ def walk_up():
             print_badge=printing is not None, printer_name=(printing or {}).get("printer"), nonce=body.get("nonce"))
 
         def mail():
-            send_confirmations([walk.issued], settings, on_sent=lambda i: mark_confirmation_sent(i.registration))
-            db.session.commit()
+            deliver_confirmations([walk.issued], settings)
         registration = walk.issued.registration
         return ok({"id": registration.id, "status": registration.status,
                    "health": _clearance_dict(walk.clearance) if walk.clearance else None,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..forms import PageForm
 from ..health import METHODS
 from .services import REPRINT_REASONS
 
@@ -30,12 +31,16 @@ HEALTH_STATE_LABELS = {"attested": _l("attested (not checked yet)"), "verified":
 ROLE_LABELS = {"registrar": _l("Registrar"), "door": _l("Door staff"), "admin": _l("Admin")}
 
 
+def _choices(labels: dict) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
 def new_nonce() -> str:
     """A fresh nonce for a form that prints: submitting it twice prints once."""
     return secrets.token_urlsafe(18)
 
 
-class NonceForm(FlaskForm):
+class NonceForm(PageForm):
     """A form whose submission must take effect once, however often it is sent."""
 
     nonce = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
@@ -52,7 +57,7 @@ class PrinterMixin:
     printer = SelectField(_l("Printer"), validators=[DataRequired()])
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(PageForm):
     """Correct what the badge says (the legal name stays as registered)."""
 
     badge_name = StringField(_l("Name on badge"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
@@ -64,10 +69,10 @@ class DetailsForm(FlaskForm):
 class HealthForm(PrinterMixin, NonceForm):
     """What staff saw of a person's health proof; "verify and print" also checks them in here."""
 
-    method = SelectField(_l("Proof"), choices=[(m, METHOD_LABELS[m]) for m in METHODS], validators=[DataRequired()])
-    state = SelectField(_l("Verdict"), choices=list(VERDICT_LABELS.items()), validators=[DataRequired()])
+    method = SelectField(_l("Proof"), choices=[SelectChoice(m, METHOD_LABELS[m]) for m in METHODS], validators=[DataRequired()])
+    state = SelectField(_l("Verdict"), choices=_choices(VERDICT_LABELS), validators=[DataRequired()])
     test_taken_at = StringField(_l("Test taken at (event time)"), validators=[Optional(), Length(max=40)])
-    result = SelectField(_l("On-site test result"), choices=list(RESULT_LABELS.items()), validators=[Optional()])
+    result = SelectField(_l("On-site test result"), choices=_choices(RESULT_LABELS), validators=[Optional()])
     reason = StringField(_l("Reason (if rejected)"), validators=[Optional(), Length(max=200, message=TOO_LONG)])
     save = SubmitField(_l("Save verdict"))
     save_and_print = SubmitField(_l("Verify and print"))
@@ -82,39 +87,39 @@ class CheckInForm(PrinterMixin, NonceForm):
 class ReprintForm(PrinterMixin, NonceForm):
     """Print a new badge; the current one is void at once."""
 
-    reason = SelectField(_l("Why"), choices=[(r, REPRINT_LABELS[r]) for r in REPRINT_REASONS],
+    reason = SelectField(_l("Why"), choices=[SelectChoice(r, REPRINT_LABELS[r]) for r in REPRINT_REASONS],
                          validators=[DataRequired()])
     submit = SubmitField(_l("Reprint badge"))
 
 
-class UpgradeForm(PrinterMixin, FlaskForm):
+class UpgradeForm(PrinterMixin, PageForm):
     """Upgrade a guest to a full pass."""
 
     email = EmailField(_l("Their own email (optional)"), validators=[Optional(), Length(max=254, message=TOO_LONG)])
     submit = SubmitField(_l("Upgrade to a full pass"))
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(PageForm):
     """An action that needs a reason (cancel a registration, undo a check-in, cancel a print job)."""
 
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200, message=TOO_LONG)])
     submit = SubmitField(_l("Confirm"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PageForm):
     """An action with nothing to fill in (resend the confirmation, mark a job printed, enable a user)."""
 
     submit = SubmitField(_l("Confirm"))
 
 
-class RetryForm(FlaskForm):
+class RetryForm(PageForm):
     """Send a print job again, on its printer or another one."""
 
     printer = SelectField(_l("Printer"), validators=[Optional()])
     submit = SubmitField(_l("Print again"))
 
 
-class ResolveForm(FlaskForm):
+class ResolveForm(PageForm):
     """Close a desk case, saying how."""
 
     resolution = StringField(_l("How it was solved"), validators=[DataRequired(), Length(max=500, message=TOO_LONG)])
@@ -132,26 +137,26 @@ class WalkUpForm(PrinterMixin, NonceForm):
     organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=150, message=TOO_LONG)])
     registration_type = SelectField(_l("Pass"), validators=[DataRequired()])
     host_email = EmailField(_l("Host's email (guests)"), validators=[Optional(), Length(max=254, message=TOO_LONG)])
-    method = SelectField(_l("Health proof seen"), choices=[("", _l("— not verified yet"))] +
-                         [(m, METHOD_LABELS[m]) for m in METHODS], validators=[Optional()])
+    method = SelectField(_l("Health proof seen"), choices=[SelectChoice("", _l("— not verified yet"))] +
+                         [SelectChoice(m, METHOD_LABELS[m]) for m in METHODS], validators=[Optional()])
     test_taken_at = StringField(_l("Test taken at (event time)"), validators=[Optional(), Length(max=40)])
-    result = SelectField(_l("On-site test result"), choices=list(RESULT_LABELS.items()), validators=[Optional()])
+    result = SelectField(_l("On-site test result"), choices=_choices(RESULT_LABELS), validators=[Optional()])
     print_badge = BooleanField(_l("Check in and print the badge now"), default=True)
     submit = SubmitField(_l("Register"))
 
 
-class StaffForm(FlaskForm):
+class StaffForm(PageForm):
     """Add a staff user."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254, message=TOO_LONG)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=100, message=TOO_LONG)])
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()), validators=[DataRequired()])
+    role = SelectField(_l("Role"), choices=_choices(ROLE_LABELS), validators=[DataRequired()])
     password = PasswordField(_l("Password (at least 12 characters)"), validators=[DataRequired(), Length(max=200)])
     token = BooleanField(_l("Also make an API token (door scanners, integrations)"))
     submit = SubmitField(_l("Add staff user"))
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(PageForm):
     """Set a staff user's password."""
 
     password = PasswordField(_l("New password (at least 12 characters)"), validators=[DataRequired(), Length(max=200)])

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from ..audit import Actor, record
-from ..checkin.models import CheckIn, CheckInRequest, Kiosk, SupersededCode
-from ..checkin.services import CheckInOutcome, Origin, _NONCE, check_in, print_job_dict
+from ..checkin.models import CheckIn, Kiosk, SupersededCode
+from ..checkin.services import (CheckInOutcome, Origin, _NONCE, check_in, print_job_dict, request_digest,
+                                stored_answer, store_answer)
 from ..codes import digests_match, parse_code
 from ..errors import LanyardError
 from ..extensions import db
@@ -444,17 +445,6 @@ class Reprint:
         return {"serial": self.serial, "print_job": self.print_job, "replaced_serial": self.replaced_serial}
 
 
-def _stored(actor: Actor, nonce: str) -> dict | None:
-    requests = CheckInRequest.__table__
-    return db.session.execute(sa.select(requests.c.response).where(
-        requests.c.staff_id == actor.id, requests.c.nonce == nonce)).scalar_one_or_none()
-
-
-def _store(actor: Actor, nonce: str, response: dict) -> None:
-    db.session.execute(sa.insert(CheckInRequest.__table__).values(staff_id=actor.id, kiosk_id=None, nonce=nonce,
-                                                                  response=response, at=utcnow()))
-
-
 def _check_nonce(nonce: object) -> str:
     if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
         raise LanyardError("nonce_invalid", "nonce: 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
@@ -509,7 +499,8 @@ def reprint_badge(registration: Registration, *, reason: object, actor: Actor, s
         ``not_checked_in``, ``badge_in_queue`` (the current badge has not printed yet), ``printer_unknown``.
     """
     nonce = _check_nonce(nonce)
-    stored = _stored(actor, nonce)
+    digest = request_digest("reprint", registration.id, reason, printer_name)
+    stored = stored_answer(nonce=nonce, digest=digest, staff_id=actor.id)
     if stored is not None:
         return Reprint(**stored)
     if reason not in REPRINT_REASONS:
@@ -520,7 +511,7 @@ def reprint_badge(registration: Registration, *, reason: object, actor: Actor, s
     reprint = _replace_badge(registration, actor=actor, settings=settings, printer_name=printer, reason=reason)
     record(actor, "badge.reprint", registration, reason=reason, printer=printer,
            before={"serial": reprint.replaced_serial}, after={"serial": reprint.serial})
-    _store(actor, nonce, reprint.as_dict())
+    store_answer(nonce=nonce, digest=digest, response=reprint.as_dict(), now=utcnow(), staff_id=actor.id)
     return reprint
 
 

@@ -13,13 +13,14 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
 
 from ..errors import LanyardError
 from ..extensions import db
-from ..mail import send_confirmations
+from ..mail import deliver_confirmations
 from ..models import Registration, utcnow
 from ..printing.models import PrintJob
-from ..services import PersonInput, current_event, mark_confirmation_sent
+from ..services import PersonInput, current_event
 from ..staff import ROLES, add_staff, list_staff, new_staff_token, set_staff_active, set_staff_password
 from . import forms, services
 from .models import DeskCase
@@ -137,7 +138,8 @@ def _registration(registration_id: int) -> Registration:
 def _printer_choices(form, *, default: str | None = None, optional: bool = False) -> None:
     settings = _settings()
     names = sorted(settings.printers)
-    form.printer.choices = ([("", _("— its own printer"))] if optional else []) + [(n, n) for n in names]
+    form.printer.choices = ([SelectChoice("", _("— its own printer"))] if optional else []) + [
+        SelectChoice(n, n) for n in names]
     if not form.is_submitted():
         form.printer.data = "" if optional else (default or settings.desk.printer or (names[0] if names else ""))
 
@@ -425,8 +427,7 @@ def resend(registration_id: int):
         db.session.rollback()
         _refuse(error)
         return _back(registration_id)
-    failures = send_confirmations([issued], _settings(), on_sent=lambda i: mark_confirmation_sent(i.registration))
-    db.session.commit()
+    failures = deliver_confirmations([issued], _settings())
     if failures:
         flash(_("New code issued, but the email could not be sent: %(why)s", why=failures[0][1]), "error")
     else:
@@ -502,7 +503,8 @@ def walk_up():
     """Register someone who arrives unregistered: verify, check in and print in one step."""
     settings = _settings()
     form = forms.WalkUpForm(prefix="walkup")
-    form.registration_type.choices = [(t.name, pass_label(t.name)) for t in settings.registration_types.values()]
+    form.registration_type.choices = [SelectChoice(t.name, pass_label(t.name))
+                                      for t in settings.registration_types.values()]
     _printer_choices(form)
     if not form.validate_on_submit():
         if form.is_submitted():
@@ -535,8 +537,7 @@ def walk_up():
         flash(MESSAGES["duplicate_email"], "error")
         return render_template("desk/walk_up.html", form=form), 409
     registration = walk.issued.registration
-    failures = send_confirmations([walk.issued], settings, on_sent=lambda i: mark_confirmation_sent(i.registration))
-    db.session.commit()
+    failures = deliver_confirmations([walk.issued], settings)
     flash(_("%(name)s is registered.", name=registration.legal_name), "success")
     if walk.checkin is not None:
         flash(_checkin_message(walk.checkin.response), "success" if walk.checkin.result == "checked_in" else "error")

@@ -79,12 +79,13 @@ def test_concurrent_retries_with_one_nonce_act_once_and_answer_alike(app, pool, 
     assert _count(CheckIn) == 10 and _count(PrintJob) == 10
 
 
-def test_one_nonce_reused_for_different_codes_acts_once(app, pool, tokens, make_registration):
+def test_one_nonce_reused_for_different_codes_acts_once_and_shows_nobody_another_person(
+        app, pool, tokens, make_registration):
     codes = [make_registration()[0].code for _ in range(CONCURRENT)]
     nonce = uuid.uuid4().hex
     responses = _fire(app, pool, [{"code": code, "nonce": nonce} for code in codes], tokens[:1])
-    assert {r.status_code for r in responses} == {200}
-    assert len({r.get_data() for r in responses}) == 1
+    assert sorted(r.status_code for r in responses) == [200] + [409] * (CONCURRENT - 1)
+    assert all(r.get_json()["error"]["code"] == "nonce_reused" for r in responses if r.status_code == 409)
     assert _count(CheckIn) == 1 and _count(PrintJob) == 1
 
 
