@@ -119,12 +119,23 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
 
     @app.context_processor
     def _globals():
-        return {"settings": settings, "event_settings": settings.event, "get_locale": get_locale}
+        return {"settings": settings, "event_settings": settings.event, "get_locale": get_locale,
+                "language_url": _language_url}
 
     app.after_request(_security_headers)
     for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, _error_page)
     return app
+
+
+def _language_url(language: str) -> str:
+    """This page in another language: a page shown in answer to a form links to the page the form is on
+    (``g.page_url``, or its own address when that also answers GET), never to an address only a form can post to."""
+    path = request.path
+    if request.method != "GET":
+        rule_methods = request.url_rule.methods if request.url_rule is not None else set()
+        path = g.get("page_url") or (path if "GET" in rule_methods else "/")
+    return f"{path}?lang={language}"
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -241,7 +241,10 @@ def login():
         db.session.commit()
         flash(_("Email or password is wrong."), "error")
         return _login_page(form, 401)
+    language = session.get("lang")
     session.clear()  # a new session: nothing of an earlier visitor (or a kiosk binding) carries over
+    if language:
+        session["lang"] = language  # but the language they chose on the sign-in page does
     login_user(user)
     session["staff_since"] = session["staff_seen"] = int(time.time())
     user.last_login_at = now
@@ -263,7 +266,10 @@ def logout():
         record(Actor.for_staff(g.staff), "staff.logout", g.staff)
         db.session.commit()
     logout_user()
+    language = session.get("lang")
     session.clear()
+    if language:
+        session["lang"] = language
     return redirect(url_for("auth.login"))
 
 

@@ -28,6 +28,11 @@ JOB_STATE_LABELS = {"queued": _l("queued"), "sending": _l("printing"), "printed"
                     "failed": _l("failed"), "needs_decision": _l("unconfirmed"), "cancelled": _l("withdrawn")}
 HEALTH_STATE_LABELS = {"attested": _l("attested (not checked yet)"), "verified": _l("verified"),
                        "rejected": _l("rejected")}
+BADGE_REASON_LABELS = {**REPRINT_LABELS, "check-in": _l("Check-in"), "upgrade": _l("Upgrade to a full pass")}
+PRINTER_STATE_LABELS = {"ready": _l("ready"), "unknown": _l("not heard from yet"), "offline": _l("offline"),
+                        "paper_out": _l("out of paper"), "paper_near_end": _l("paper running out"),
+                        "cover_open": _l("cover open"), "status_unknown": _l("no status answer"),
+                        "print_failed": _l("failed to print"), "print_unconfirmed": _l("did not confirm")}
 ROLE_LABELS = {"registrar": _l("Registrar"), "door": _l("Door staff"), "admin": _l("Admin")}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
@@ -105,7 +105,18 @@ def _desk_globals():
     return {"reason_text": lambda code: REASON_TEXT.get(code, code), "method_labels": forms.METHOD_LABELS,
             "reprint_labels": forms.REPRINT_LABELS, "role_labels": forms.ROLE_LABELS, "pass_label": pass_label,
             "job_state": lambda state: forms.JOB_STATE_LABELS.get(state, state),
-            "health_state": lambda state: forms.HEALTH_STATE_LABELS.get(state, state)}
+            "health_state": lambda state: forms.HEALTH_STATE_LABELS.get(state, state),
+            "badge_reason": lambda reason: forms.BADGE_REASON_LABELS.get(reason, reason),
+            "void_reason": void_reason,
+            "printer_state": lambda state: forms.PRINTER_STATE_LABELS.get(state, state)}
+
+
+def void_reason(text: str) -> str:
+    """Why a badge is void, in the page's language (stored as ``replaced: lost``, ``registration cancelled``…)."""
+    if text.startswith("replaced: "):
+        return _("replaced (%(reason)s)", reason=forms.BADGE_REASON_LABELS.get(text[10:], text[10:]))
+    return {"registration cancelled": _("registration cancelled"),
+            "check-in undone": _("check-in undone")}.get(text, text)
 
 
 def pass_label(type_name: str) -> str:
@@ -237,6 +248,7 @@ def find():
             flash(_("This badge is VOID: it no longer opens doors."), "error")
         return _back(hit.registration.id)
     results = services.search_registrations(event, query, settings=_settings())
+    g.page_url = url_for("desk.index")  # where the language links go from this answer to a form
     if len(results) == 1:
         return _back(results[0].id)
     return render_template("desk/index.html", open_cases=len(services.list_cases(event)), query=query,
@@ -276,22 +288,35 @@ def card(registration_id: int):
     """The attendee card: who, pass, health verdict, check-in, badges, cases, history, and every action."""
     registration = _registration(registration_id)
     card_ = services.load_card(registration, settings=_settings())
-    return render_template("desk/card.html", card=card_, r=registration, health_details=None,
+    details = None
+    if session.pop("health_shown", None) == registration_id:  # just asked for (and audited) by health_details
+        details = registration.health or False
+    return render_template("desk/card.html", card=card_, r=registration, health_details=details,
+                           verifier=services.staff_name(details.verified_by_id) if details else "",
                            **_card_forms(registration, card_))
 
 
 @bp.post("/r/<int:registration_id>/health-details")
 def health_details(registration_id: int):
-    """Show how the person is cleared (method, test time, who verified): an explicit, audited read."""
+    """Show how the person is cleared (method, test time, who verified): an explicit, audited read.
+
+    The card shows the details once, on the page this redirects to; a reload hides them again.
+    """
     registration = _registration(registration_id)
     if not forms.ConfirmForm(prefix="showhealth").validate_on_submit():
         abort(400)
-    details = services.view_health_details(registration, actor=g.actor)
+    services.view_health_details(registration, actor=g.actor)
     db.session.commit()
-    card_ = services.load_card(registration, settings=_settings())
-    return render_template("desk/card.html", card=card_, r=registration, health_details=details or False,
-                           verifier=services.staff_name(details.verified_by_id) if details else "",
-                           **_card_forms(registration, card_))
+    session["health_shown"] = registration_id
+    return _back(registration_id)
+
+
+@bp.route("/r/<int:registration_id>/badges")
+def badges(registration_id: int):
+    """The card's badge list, for its self-update while a badge is on its way to the printer."""
+    registration = _registration(registration_id)
+    return render_template("desk/_badges.html", card=services.load_card(registration, settings=_settings()),
+                           r=registration)
 
 
 @bp.post("/r/<int:registration_id>/details")

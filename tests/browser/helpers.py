@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import sqlalchemy as sa
 from registration.extensions import db
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
 
 def scan(page, code: str) -> None:
     """Type a code as a keyboard-wedge scanner does: keystrokes then Enter, no field focused."""
@@ -83,3 +83,11 @@ def same_image(a, b) -> bool:
 
     a, b = a.convert("1"), b.convert("1")
     return a.size == b.size and ImageChops.difference(a.convert("L"), b.convert("L")).getbbox() is None
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot of what the page shows now, in ``$LANYARD_DESK_SHOTS`` (only when that is set)."""
+    folder = os.environ.get("LANYARD_DESK_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)

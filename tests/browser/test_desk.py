@@ -3,10 +3,9 @@ refusals a person at the counter can run into (an expired session, a form withou
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
+import warnings
 
 import pytest
 import sqlalchemy as sa
@@ -20,26 +19,11 @@ from registration.printing.models import Badge, PrintJob
 from tests.helpers import decode_qr, qr_in_message, read_outbox
 
 from .conftest import STAFF_PASSWORD
-from .helpers import badge_image, count, same_image, scan, sign_in, wait_until
+from .helpers import badge_image, count, same_image, scan, shot, sign_in, wait_until
 
-#: WTForms 3.3 deprecates the (value, label) tuples the desk's SelectFields are built with; under the project's
-#: ``filterwarnings = error`` every desk page with a select answers 500 in tests (in production the warning is
-#: silent). Ignored here, narrowly, so the rest is tested; ``test_desk_pages_render_under_the_strict_warnings``
-#: keeps it visible. Remove both once registration/desk uses ``SelectChoice`` like registration/forms.py.
-IGNORE_TUPLE_CHOICES = pytest.mark.filterwarnings(
-    "ignore:Passing SelectField choices as tuples is deprecated:DeprecationWarning")
-pytestmark = [pytest.mark.browser, IGNORE_TUPLE_CHOICES]
+pytestmark = pytest.mark.browser
 
-#: ``LANYARD_DESK_SHOTS=/tmp/desk-shots`` keeps a screenshot of the screens a person would look at.
-SHOTS = os.environ.get("LANYARD_DESK_SHOTS")
 WRONG = "not-the-password"
-
-
-def shot(page, name: str) -> None:
-    """Keep a full-page screenshot of what the desk shows now (only when asked for)."""
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def messages(page, role: str = "status"):
@@ -47,10 +31,13 @@ def messages(page, role: str = "status"):
     return page.locator("main").get_by_role(role)
 
 
-def submit(page, button) -> int:
-    """Click a button that sends a form and wait for the page it leads to; returns that page's HTTP status."""
+def submit(page, control) -> int:
+    """Click a button (or link) that loads a new page and wait for it; returns that page's HTTP status.
+
+    Waiting on the navigation matters where the new page says the same as the old one (a second wrong password).
+    """
     with page.expect_navigation() as navigation:
-        button.click()
+        control.click()
     return navigation.value.status
 
 
@@ -78,13 +65,17 @@ def wait_printed(registration: Registration, fresh, *, jobs: int = 1) -> None:
 
 
 def card_url(live_server: str, registration: Registration) -> str:
+    """The address of this person's attendee card."""
     return f"{live_server}/desk/r/{registration.id}"
 
 
-@pytest.mark.filterwarnings("error")
+# --- the pages render -------------------------------------------------------------------------------------
+
+
 def test_desk_pages_render_under_the_strict_warnings(staff_page, make_registration, live_server):
     person = make_registration(first_name="Ada", last_name="Lovelace")[0]
     page, _user = staff_page()
+    warnings.filterwarnings("error")  # pytest restores the filters afterwards
 
     for path in (f"/desk/r/{person.registration.id}", "/desk/walk-up", "/desk/printers"):
         response = page.goto(f"{live_server}{path}")
@@ -123,7 +114,7 @@ def test_the_right_password_opens_the_desk_and_a_wrong_one_says_so(live_server, 
 def _away_from_a_window_edge(settings) -> None:
     """Start well inside a sign-in rate-limit window (fixed windows): the six attempts must share one."""
     window = settings.staff.sign_in_window_minutes * 60
-    wait_until(lambda: window - int(time.time()) % window > 30, timeout=35, what="a fresh rate-limit window")
+    wait_until(lambda: window - int(time.time()) % window > 15, timeout=20, what="a fresh rate-limit window")
 
 
 @pytest.mark.parametrize("email", ["ana@example.org", "nobody@example.org"], ids=["known-email", "unknown-email"])
@@ -152,6 +143,23 @@ def test_after_five_wrong_passwords_the_sixth_attempt_says_how_long_to_wait(live
     assert 0 < seconds <= window
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()
+
+
+def test_the_language_chosen_on_the_sign_in_page_stays_at_the_desk(live_server, desk_context, make_staff,
+                                                                  page_problems):
+    make_staff("ana@example.org")
+    page = desk_context.new_page()
+    page_problems.watch(page)
+    page.goto(f"{live_server}/login")
+    page.get_by_role("link", name="Español").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acceso del personal")
+
+    sign_in(page, "ana@example.org", STAFF_PASSWORD)
+
+    expect(page).to_have_url(f"{live_server}/desk/")
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "es"  # the page is there: no need to wait for a change
+    expect(page.get_by_role("heading", level=1)).to_have_text("Buscar a una persona")
 
 
 # --- finding people ---------------------------------------------------------------------------------------
@@ -238,6 +246,29 @@ def test_a_scanned_registration_code_opens_that_persons_card(staff_page, make_re
 
     expect(page).to_have_url(card_url(live_server, person.registration))
     expect(page.get_by_role("heading", level=1)).to_have_text("Grace Hopper")
+
+
+@pytest.mark.parametrize("after", ["search results", "health details"])
+def test_the_language_links_work_on_a_page_shown_after_a_form(staff_page, make_registration, live_server, after):
+    person = make_registration(first_name="Ada", last_name="Lovelace")[0]
+    make_registration(first_name="Ada", last_name="Byron")
+    page, _user = staff_page()
+    if after == "search results":
+        page.get_by_role("searchbox", name="Search").fill("ada")
+        submit(page, page.get_by_role("button", name="Search", exact=True))  # the search form, sent (no script)
+        expect(page.locator("#results a.result")).to_have_count(2)
+        spanish_heading = "Buscar a una persona"
+    else:
+        page.goto(card_url(live_server, person.registration))
+        page.get_by_role("button", name="Show health details").click()
+        expect(page.locator("#health-details")).to_be_visible()
+        spanish_heading = "Ada Lovelace"
+
+    status = submit(page, page.get_by_role("link", name="Español"))
+
+    assert status < 400, f"{page.url} answered {status}"
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_role("heading", level=1)).to_have_text(spanish_heading)
 
 
 # --- the card: correct, check in, reprint -------------------------------------------------------------------
@@ -385,19 +416,53 @@ def test_a_walk_up_is_registered_printed_and_emailed(staff_page, emulator, fresh
     assert hash_code(qr_in_message(mail[0])) == registration.code_hash  # the QR in the email checks her in
 
 
-def test_a_walk_up_with_missing_fields_is_refused_with_the_reasons(staff_page, emulator, live_server):
+def test_the_browser_asks_for_the_names_before_a_walk_up_is_sent(staff_page, live_server):
     page, _user = staff_page()
     page.goto(f"{live_server}/desk/walk-up")
-    page.get_by_label("Email", exact=True).fill("grace.hopper@example.org")
+    requests = []
+    page.on("request", lambda request: requests.append(request) if request.method == "POST" else None)
 
-    assert submit(page, page.get_by_role("button", name="Register")) == 400
+    page.get_by_role("button", name="Register").click()
 
-    expect(messages(page, "alert")).to_have_text(["First name: This field is required.",
-                                                  "Last name: This field is required."])
-    expect(page.get_by_label("First name")).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_label("Email", exact=True)).to_have_value("grace.hopper@example.org")  # nothing retyped
-    shot(page, "walk-up-errors")
-    assert count(Registration) == 0 and emulator.jobs == []
+    expect(page.get_by_label("First name")).to_be_focused()  # the browser points at the first missing field
+    assert page.get_by_label("First name").evaluate("input => input.validity.valueMissing")
+    assert requests == []
+    expect(page).to_have_url(f"{live_server}/desk/walk-up")
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "errors"),
+    [
+        ({"First name": "   ", "Last name": "Hopper"}, 400, ["First name: This field is required."]),
+        ({"First name": "Grace", "Last name": "Hopper", "Pass": "Guest — Expo & receptions"}, 422,
+         ["A guest needs the full registrant they come with: enter the host's email."]),
+        ({"First name": "Grace", "Last name": "Hopper", "Email": "taken@example.org"}, 422,
+         ["This email is already registered for the event."]),
+    ],
+    ids=["blank-name", "guest-without-host", "email-taken"],
+)
+def test_a_refused_walk_up_says_why_and_keeps_what_was_typed(staff_page, make_registration, emulator, live_server,
+                                                            fields, status, errors):
+    make_registration(first_name="Grace", last_name="Taken", email="taken@example.org")
+    page, _user = staff_page()
+    page.goto(f"{live_server}/desk/walk-up")
+    page.get_by_label("City or organisation").fill("City of Arlington")
+    for label, value in fields.items():
+        field = page.get_by_label(label, exact=True)
+        if label == "Pass":
+            field.select_option(label=value)
+        else:
+            field.fill(value)
+
+    assert submit(page, page.get_by_role("button", name="Register")) == status
+
+    expect(messages(page, "alert")).to_have_text(errors)
+    expect(page.get_by_role("heading", name="Walk-up registration")).to_be_visible()
+    expect(page.get_by_label("City or organisation")).to_have_value("City of Arlington")  # nothing to retype
+    if status == 400:
+        expect(page.get_by_label("First name")).to_have_attribute("aria-invalid", "true")
+    shot(page, f"walk-up-refused-{status}")
+    assert count(Registration) == 1 and emulator.jobs == []
 
 
 # --- refusals ---------------------------------------------------------------------------------------------
@@ -426,7 +491,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(staff_page
     page.goto(card_url(live_server, person.registration))
     correct = page.get_by_role("region", name="Correct the badge")
     correct.get_by_label("Name on badge", exact=True).fill("Countess of Lovelace")
-    correct.locator("form").evaluate("form => form.querySelector('input[name=csrf_token]').remove()")
+    correct.locator("form").evaluate("form => form.querySelector('input[name$=csrf_token]').remove()")
 
     assert submit(page, correct.get_by_role("button", name="Save changes")) == 400
 
