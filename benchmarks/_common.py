@@ -20,6 +20,8 @@ def write_config(folder: Path, database_url: str, *, printers: str = "") -> Path
     text = text.replace('outbox = "var/outbox"', f'outbox = "{folder / "outbox"}"')
     text = text.replace('secret_key_file = "var/secret_key"', f'secret_key_file = "{folder / "secret_key"}"')
     text = text.split("[printers.", 1)[0] + printers
+    if "[printers.desk]" not in printers:  # the shipped [desk] names the desk's printer
+        text = text.replace('printer = "desk"', 'printer = ""')
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path
