@@ -169,17 +169,22 @@ class StaffUser(UserMixin, db.Model):
 class SearchTerm(db.Model):
     """One folded word a registration can be found by at the desk (name, badge name, organisation, email).
 
-    Kept by :func:`registration.search.index_registration`, which every service that writes those
-    fields calls (and the importer in bulk). Searching is a prefix range on ``(event_id, kind, term)``.
+    One row per person and word, with the best-ranking field it comes from (a badge name that repeats
+    the first name adds nothing). Kept by :func:`registration.search.index_registration`, which every
+    service that writes those fields calls (and the importer in bulk). Two indexes serve the search:
+    ranked prefix ranges per field kind, and prefix ranges over every kind (to count and filter).
     """
 
     __tablename__ = "search_terms"
-    __table_args__ = (sa.Index("ix_search_terms_lookup", "event_id", "kind", "term"),)
+    __table_args__ = (
+        sa.Index("ix_search_terms_rank", "event_id", "kind", "term", "registration_id"),
+        sa.Index("ix_search_terms_term", "event_id", "term", "registration_id"),
+    )
 
     registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id", ondelete="CASCADE"),
                                                  primary_key=True)
-    kind: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)  # registration.search.KINDS
     term: Mapped[str] = mapped_column(prefix_string(100), primary_key=True)
+    kind: Mapped[int] = mapped_column(sa.SmallInteger)  # registration.search.KINDS
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
 
 

@@ -3,11 +3,16 @@
 Every name-like field is folded the same way (case, accents and punctuation removed, in every
 script: "Núñez" → ``nunez``, "O'Neill" → ``oneill``, "Παπαδόπουλος" → ``παπαδοπουλοσ``) and split
 into words; each word, and a multi-word field run together ("De la Cruz" → ``delacruz``), is one
-row of ``search_terms``. A query is folded by the same function and every one of its words must be
-the start of some term of the person. The longest word drives an index range scan per field kind
-(last name first, so an exact last name ranks first) with a LIMIT; the others are checked per
-candidate through the primary key. No ``LIKE '%…%'``: every statement is a B-tree range, the same
-on SQLite and PostgreSQL.
+row of ``search_terms`` with the best-ranking field it comes from. A query is folded by the same
+function and every one of its words must be the start of some term of the person.
+
+One word: an index range scan per field kind in ranking order (last name first, so an exact last
+name comes first, then longer last names, first names, badge names, organisations, emails), each
+with a LIMIT and keyset pagination, so a two-letter query reads about as many rows as it shows.
+Several words: the most selective word (a capped count) gives the candidates, and the others
+filter them through the primary key; when even that word is common, its candidates are walked in
+ranking order in batches until enough match. No ``LIKE '%…%'``: every statement is a B-tree range
+or a primary-key lookup, the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -46,33 +51,39 @@ def words(text: str) -> list[str]:
 
 
 def terms_for(*, first_name: str, last_name: str, badge_name: str, organization: str,
-              email: str | None) -> set[tuple[int, str]]:
-    """Every ``(kind, term)`` a registration with these fields is found by."""
-    found: set[tuple[int, str]] = set()
+              email: str | None) -> dict[str, int]:
+    """Every term a registration with these fields is found by, with the best-ranking kind it comes from."""
+    found: dict[str, int] = {}
+
+    def add(term: str, kind: int) -> None:
+        term = term[:TERM_MAX]
+        if kind < found.get(term, len(KINDS)):
+            found[term] = kind
+
     fields = {"last_name": last_name, "first_name": first_name, "badge_name": badge_name,
               "organization": organization}
     for name, value in fields.items():
         parts = words(value or "")
         for part in parts:
-            found.add((KINDS[name], part[:TERM_MAX]))
+            add(part, KINDS[name])
         if len(parts) > 1:
-            found.add((KINDS[name], "".join(parts)[:TERM_MAX]))
+            add("".join(parts), KINDS[name])
     if email:
         local, _, domain = email.rpartition("@")
         parts = words(local)
         for part in parts + words(domain.split(".")[0] if domain else ""):
-            found.add((KINDS["email"], part[:TERM_MAX]))
+            add(part, KINDS["email"])
         if len(parts) > 1:
-            found.add((KINDS["email"], "".join(parts)[:TERM_MAX]))
+            add("".join(parts), KINDS["email"])
     return found
 
 
-def _rows(registration_id: int, event_id: int, terms: Iterable[tuple[int, str]]) -> list[dict]:
+def _rows(registration_id: int, event_id: int, terms: dict[str, int]) -> list[dict]:
     return [{"registration_id": registration_id, "event_id": event_id, "kind": kind, "term": term}
-            for kind, term in sorted(terms)]
+            for term, kind in sorted(terms.items())]
 
 
-def terms_of(registration: Registration) -> set[tuple[int, str]]:
+def terms_of(registration: Registration) -> dict[str, int]:
     """The search terms of a registration object (its own email only; a guest without one has none)."""
     return terms_for(first_name=registration.first_name, last_name=registration.last_name,
                      badge_name=registration.badge_name, organization=registration.organization,
@@ -134,6 +145,9 @@ def parse_query(raw: object) -> Query:
 
 _terms = SearchTerm.__table__
 _registrations = Registration.__table__
+#: A word matching more rows than this is "common": its candidates are walked in ranking order instead.
+CANDIDATE_CAP = 2000
+BATCH = 200
 
 
 def _prefix(column, word: str):
@@ -149,37 +163,92 @@ def search(event_id: int, raw: object, *, limit: int = MAX_RESULTS) -> list[int]
         return []
     if query.code_prefix:
         return _search_codes(event_id, query.code_prefix, limit)
-    drive = max(query.words, key=len)
-    others = list(query.words)
-    others.remove(drive)
+    unique = list(dict.fromkeys(query.words))
+    if len(unique) == 1:
+        return _ranked(event_id, unique[0], limit, others=())
+    counts = {word: _capped_count(event_id, word) for word in unique}
+    drive = min(unique, key=lambda word: (counts[word], -len(word)))
+    others = [word for word in unique if word != drive]
+    if counts[drive] == 0:
+        return []
+    if counts[drive] < CANDIDATE_CAP:
+        return _filtered_candidates(event_id, drive, others, limit)
+    return _ranked(event_id, drive, limit, others=others)
+
+
+def _capped_count(event_id: int, word: str) -> int:
+    """How many terms start with ``word``, counting no further than :data:`CANDIDATE_CAP`."""
+    inner = (sa.select(sa.literal(1)).select_from(_terms)
+             .where(_terms.c.event_id == event_id, _prefix(_terms.c.term, word)).limit(CANDIDATE_CAP).subquery())
+    return db.session.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
+
+
+def _matching(ids: list[int], word: str) -> set[int]:
+    """Those of ``ids`` with a term starting with ``word`` (primary-key lookups)."""
+    if not ids:
+        return set()
+    return set(db.session.execute(
+        sa.select(_terms.c.registration_id).distinct()
+        .where(_terms.c.registration_id.in_(ids), _prefix(_terms.c.term, word))).scalars())
+
+
+def _ranked(event_id: int, word: str, limit: int, *, others) -> list[int]:
+    """Walk the people with a term starting with ``word`` in ranking order (kind, term, id), keeping those that
+    also match every word of ``others``, until ``limit`` are found (or :data:`CANDIDATE_CAP` rows were read
+    for a filtered walk: the rest is "type more")."""
     found: list[int] = []
     seen: set[int] = set()
+    read = 0
     for kind in KINDS.values():
-        statement = (
-            sa.select(_terms.c.registration_id)
-            .where(_terms.c.event_id == event_id, _terms.c.kind == kind, _prefix(_terms.c.term, drive))
-            .order_by(_terms.c.term, _terms.c.registration_id)
-        )
-        for word in others:
-            other = _terms.alias()
-            statement = statement.where(sa.exists().where(other.c.registration_id == _terms.c.registration_id,
-                                                          _prefix(other.c.term, word)))
-        want = limit - len(found)
-        batch = want * 3
-        offset = 0
-        while want > 0:
-            ids = db.session.execute(statement.limit(batch).offset(offset)).scalars().all()
-            for registration_id in ids:
-                if registration_id not in seen:
-                    seen.add(registration_id)
-                    found.append(registration_id)
-            want = limit - len(found)
-            if len(ids) < batch:
+        after: tuple[str, int] | None = None
+        while len(found) < limit:
+            statement = (sa.select(_terms.c.term, _terms.c.registration_id)
+                         .where(_terms.c.event_id == event_id, _terms.c.kind == kind, _prefix(_terms.c.term, word))
+                         .order_by(_terms.c.term, _terms.c.registration_id)
+                         .limit(BATCH if others else (limit - len(found)) * 2 + 4))
+            if after is not None:
+                statement = statement.where(sa.tuple_(_terms.c.term, _terms.c.registration_id) > sa.tuple_(*after))
+            rows = db.session.execute(statement).all()
+            if not rows:
                 break
-            offset += batch
+            after = (rows[-1].term, rows[-1].registration_id)
+            read += len(rows)
+            batch = []
+            for row in rows:
+                if row.registration_id not in seen:
+                    seen.add(row.registration_id)
+                    batch.append(row.registration_id)
+            for other in others:
+                keep = _matching(batch, other)
+                batch = [registration_id for registration_id in batch if registration_id in keep]
+            found.extend(batch)
+            if others and read >= CANDIDATE_CAP:
+                return found[:limit]
         if len(found) >= limit:
             break
     return found[:limit]
+
+
+def _filtered_candidates(event_id: int, drive: str, others: list[str], limit: int) -> list[int]:
+    """Everyone matching the selective word ``drive``, filtered by the others, then ranked by ``drive``."""
+    candidates = list(dict.fromkeys(db.session.execute(
+        sa.select(_terms.c.registration_id)
+        .where(_terms.c.event_id == event_id, _prefix(_terms.c.term, drive))).scalars()))
+    for other in others:
+        keep = _matching(candidates, other)
+        candidates = [registration_id for registration_id in candidates if registration_id in keep]
+        if not candidates:
+            return []
+    # Rank as a one-word search would: by the best (kind, term) any of the words matched.
+    best: dict[int, tuple[int, str]] = {}
+    for word in [drive, *others]:
+        for registration_id, kind, term in db.session.execute(
+                sa.select(_terms.c.registration_id, _terms.c.kind, _terms.c.term)
+                .where(_terms.c.registration_id.in_(candidates), _prefix(_terms.c.term, word))):
+            key = (kind, term)
+            if registration_id not in best or key < best[registration_id]:
+                best[registration_id] = key
+    return sorted(candidates, key=lambda registration_id: (*best[registration_id], registration_id))[:limit]
 
 
 def _search_codes(event_id: int, prefix: str, limit: int) -> list[int]:

@@ -33,15 +33,16 @@ def upgrade():
     )
     op.create_table('search_terms',
     sa.Column('registration_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.SmallInteger(), nullable=False),
     sa.Column('term', sa.String(length=100).with_variant(sa.String(length=100, collation='C'), 'postgresql'), nullable=False),
+    sa.Column('kind', sa.SmallInteger(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_search_terms_event_id_events')),
     sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'], name=op.f('fk_search_terms_registration_id_registrations'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('registration_id', 'kind', 'term', name=op.f('pk_search_terms'))
+    sa.PrimaryKeyConstraint('registration_id', 'term', name=op.f('pk_search_terms'))
     )
     with op.batch_alter_table('search_terms', schema=None) as batch_op:
-        batch_op.create_index('ix_search_terms_lookup', ['event_id', 'kind', 'term'], unique=False)
+        batch_op.create_index('ix_search_terms_rank', ['event_id', 'kind', 'term', 'registration_id'], unique=False)
+        batch_op.create_index('ix_search_terms_term', ['event_id', 'term', 'registration_id'], unique=False)
 
     with op.batch_alter_table('badges', schema=None) as batch_op:
         batch_op.add_column(sa.Column('code_prefix', sa.String(length=8).with_variant(sa.String(length=8, collation='C'), 'postgresql'), nullable=False, server_default=''))
@@ -94,7 +95,7 @@ def _index_existing_registrations():
         found = terms_for(first_name=r.first_name, last_name=r.last_name, badge_name=r.badge_name,
                           organization=r.organization, email=r.email if r.email_key is not None else None)
         rows.extend({"registration_id": r.id, "event_id": r.event_id, "kind": kind, "term": term}
-                    for kind, term in sorted(found))
+                    for term, kind in sorted(found.items()))
         if len(rows) >= 5000:
             conn.execute(sa.insert(terms), rows)
             rows = []
@@ -134,7 +135,8 @@ def downgrade():
         batch_op.drop_column('code_prefix')
 
     with op.batch_alter_table('search_terms', schema=None) as batch_op:
-        batch_op.drop_index('ix_search_terms_lookup')
+        batch_op.drop_index('ix_search_terms_term')
+        batch_op.drop_index('ix_search_terms_rank')
 
     op.drop_table('search_terms')
     op.drop_table('rate_limit_windows')

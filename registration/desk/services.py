@@ -9,6 +9,7 @@ worker print only after its commit. Refusals are :class:`~registration.errors.La
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -74,6 +75,15 @@ class SearchResult:
                 "cleared": self.cleared}
 
 
+class _HealthVerdict(NamedTuple):
+    """The columns of a health record the clearance policy reads (no ORM object per search result)."""
+
+    method: str
+    state: str
+    test_taken_at: datetime | None
+    expires_at: datetime | None
+
+
 _registrations = Registration.__table__
 _health = HealthRecord.__table__
 _checkins = CheckIn.__table__
@@ -104,8 +114,7 @@ def search_registrations(event: Event, query: object, *, settings: Settings, lim
         if row is None:
             continue
         rtype = settings.registration_types.get(row.type_name)
-        health = HealthRecord(method=row.method, state=row.state, test_taken_at=row.test_taken_at,
-                              expires_at=row.expires_at) if row.method else None
+        health = _HealthVerdict(row.method, row.state, row.test_taken_at, row.expires_at) if row.method else None
         results.append(SearchResult(
             id=row.id, first_name=row.first_name, last_name=row.last_name, badge_name=row.badge_name,
             organization=row.organization, email=row.email, pass_name=row.type_name,
