@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from .codes import ALPHABET, KINDS as CODE_KINDS, MAX_INPUT_LENGTH as CODE_MAX
 from .extensions import db
@@ -145,9 +146,11 @@ def parse_query(raw: object) -> Query:
 
 _terms = SearchTerm.__table__
 _registrations = Registration.__table__
-#: A word matching more rows than this is "common": its candidates are walked in ranking order instead.
-CANDIDATE_CAP = 2000
-BATCH = 200
+#: A word matching fewer rows than this gives every candidate at once; a commoner one is walked in ranking
+#: order instead, in batches, reading at most WALK_CAP rows when every word of the query is that common.
+CANDIDATE_CAP = 500
+WALK_BATCH = 250
+WALK_CAP = 1000
 
 
 def _prefix(column, word: str):
@@ -183,36 +186,43 @@ def _capped_count(event_id: int, word: str) -> int:
     return db.session.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
 
 
+def among(column, ids: list[int]):
+    """``column IN ids``: one array parameter on PostgreSQL (hundreds of parameters cost more than the lookup)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.Integer)))
+    return column.in_(ids)
+
+
 def _matching(ids: list[int], word: str) -> set[int]:
     """Those of ``ids`` with a term starting with ``word`` (primary-key lookups)."""
     if not ids:
         return set()
     return set(db.session.execute(
         sa.select(_terms.c.registration_id).distinct()
-        .where(_terms.c.registration_id.in_(ids), _prefix(_terms.c.term, word))).scalars())
+        .where(among(_terms.c.registration_id, ids), _prefix(_terms.c.term, word))).scalars())
 
 
 def _ranked(event_id: int, word: str, limit: int, *, others) -> list[int]:
     """Walk the people with a term starting with ``word`` in ranking order (kind, term, id), keeping those that
-    also match every word of ``others``, until ``limit`` are found (or :data:`CANDIDATE_CAP` rows were read
-    for a filtered walk: the rest is "type more")."""
+    also have a term starting with each word of ``others``, until ``limit`` are found.
+
+    With ``others`` (every word of the query is common) the walk reads at most :data:`WALK_CAP` rows, so a
+    vague query costs a bounded time; the desk then says "type more to narrow it down".
+    """
     found: list[int] = []
     seen: set[int] = set()
     read = 0
     for kind in KINDS.values():
         after: tuple[str, int] | None = None
         while len(found) < limit:
+            want = WALK_BATCH if others else (limit - len(found)) * 2 + 4  # one person may match twice
             statement = (sa.select(_terms.c.term, _terms.c.registration_id)
                          .where(_terms.c.event_id == event_id, _terms.c.kind == kind, _prefix(_terms.c.term, word))
                          .order_by(_terms.c.term, _terms.c.registration_id)
-                         .limit(BATCH if others else (limit - len(found)) * 2 + 4))
+                         .limit(want))
             if after is not None:
                 statement = statement.where(sa.tuple_(_terms.c.term, _terms.c.registration_id) > sa.tuple_(*after))
             rows = db.session.execute(statement).all()
-            if not rows:
-                break
-            after = (rows[-1].term, rows[-1].registration_id)
-            read += len(rows)
             batch = []
             for row in rows:
                 if row.registration_id not in seen:
@@ -222,9 +232,11 @@ def _ranked(event_id: int, word: str, limit: int, *, others) -> list[int]:
                 keep = _matching(batch, other)
                 batch = [registration_id for registration_id in batch if registration_id in keep]
             found.extend(batch)
-            if others and read >= CANDIDATE_CAP:
-                return found[:limit]
-        if len(found) >= limit:
+            read += len(rows)
+            if len(rows) < want or (others and read >= WALK_CAP):
+                break
+            after = (rows[-1].term, rows[-1].registration_id)
+        if len(found) >= limit or (others and read >= WALK_CAP):
             break
     return found[:limit]
 
@@ -244,7 +256,7 @@ def _filtered_candidates(event_id: int, drive: str, others: list[str], limit: in
     for word in [drive, *others]:
         for registration_id, kind, term in db.session.execute(
                 sa.select(_terms.c.registration_id, _terms.c.kind, _terms.c.term)
-                .where(_terms.c.registration_id.in_(candidates), _prefix(_terms.c.term, word))):
+                .where(among(_terms.c.registration_id, candidates), _prefix(_terms.c.term, word))):
             key = (kind, term)
             if registration_id not in best or key < best[registration_id]:
                 best[registration_id] = key

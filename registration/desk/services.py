@@ -25,7 +25,7 @@ from ..health import METHODS, Clearance, assess_clearance, expiry_for
 from ..models import AuditEvent, Event, HealthRecord, Registration, StaffUser, utcnow
 from ..printing import services as printing
 from ..printing.models import Badge, PrintJob
-from ..search import index_registration, search
+from ..search import among, index_registration, search
 from ..services import (NAME_MAX, ORG_MAX, Issued, PersonInput, cancel_registration, email_taken, register,
                         register_guest, rotate_codes)
 from ..settings import Settings
@@ -105,7 +105,7 @@ def search_registrations(event: Event, query: object, *, settings: Settings, lim
         .select_from(_registrations)
         .outerjoin(_health, _health.c.registration_id == _registrations.c.id)
         .outerjoin(_checkins, _checkins.c.registration_id == _registrations.c.id)
-        .where(_registrations.c.id.in_(ids))
+        .where(among(_registrations.c.id, ids))
     ).all()
     by_id = {row.id: row for row in rows}
     results = []
