@@ -227,14 +227,18 @@ def login():
     if not form.validate_on_submit():
         return _login_page(form, 400 if form.is_submitted() else 200)
     now = utcnow()
-    email = form.email.data.strip().lower()
+    typed = form.email.data.strip().lower()
+    email = typed if typed.isprintable() else "".join(c if c.isprintable() else "?" for c in typed)
     wait = _sign_in_wait(email, now)
     if wait:
         flash(_("Too many sign-in attempts. Please wait %(seconds)d seconds and try again.", seconds=wait), "error")
         response = _login_page(form, 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    user = db.session.execute(db.select(StaffUser).filter_by(email=email)).scalar_one_or_none()
+    # No staff email has control characters (PostgreSQL text cannot even hold a NUL): refuse such input
+    # exactly as a wrong password, without looking it up.
+    user = (db.session.execute(db.select(StaffUser).filter_by(email=email)).scalar_one_or_none()
+            if typed.isprintable() else None)
     if not verify_staff_password(user, form.password.data):
         _count_failure(email, now)
         record(Actor(type="anonymous", label=_client_address()), "staff.login_failed", user, email=email[:254])

@@ -176,7 +176,7 @@ def search(event_id: int, raw: object, *, limit: int = MAX_RESULTS) -> list[int]
         return []
     if counts[drive] < CANDIDATE_CAP:
         return _filtered_candidates(event_id, drive, others, limit)
-    return _ranked(event_id, drive, limit, others=others)
+    return _rank_several(_ranked(event_id, drive, limit, others=others), [drive, *others])
 
 
 def _capped_count(event_id: int, word: str) -> int:
@@ -241,6 +241,25 @@ def _ranked(event_id: int, word: str, limit: int, *, others) -> list[int]:
     return found[:limit]
 
 
+def _rank_several(ids: list[int], words_: list[str]) -> list[int]:
+    """Order people found by several words: most words matching a whole term first ("ada lee" puts Ada Lee
+    before Ada Leeds and Lee Adams), then by the fields they matched (last name first), then alphabetically."""
+    best: dict[tuple[int, str], tuple[int, int, str]] = {}  # (person, word) -> (0 if exact else 1, kind, term)
+    for word in words_:
+        for registration_id, kind, term in db.session.execute(
+                sa.select(_terms.c.registration_id, _terms.c.kind, _terms.c.term)
+                .where(among(_terms.c.registration_id, ids), _prefix(_terms.c.term, word))):
+            key = (0 if term == word else 1, kind, term)
+            if key < best.get((registration_id, word), (2, 0, "")):
+                best[(registration_id, word)] = key
+
+    def rank(registration_id: int):
+        keys = [best.get((registration_id, word), (2, len(KINDS), "")) for word in words_]
+        return (sum(k[0] for k in keys), sum(k[1] for k in keys), [k[2] for k in keys], registration_id)
+
+    return sorted(ids, key=rank)
+
+
 def _filtered_candidates(event_id: int, drive: str, others: list[str], limit: int) -> list[int]:
     """Everyone matching the selective word ``drive``, filtered by the others, then ranked by ``drive``."""
     candidates = list(dict.fromkeys(db.session.execute(
@@ -251,16 +270,7 @@ def _filtered_candidates(event_id: int, drive: str, others: list[str], limit: in
         candidates = [registration_id for registration_id in candidates if registration_id in keep]
         if not candidates:
             return []
-    # Rank as a one-word search would: by the best (kind, term) any of the words matched.
-    best: dict[int, tuple[int, str]] = {}
-    for word in [drive, *others]:
-        for registration_id, kind, term in db.session.execute(
-                sa.select(_terms.c.registration_id, _terms.c.kind, _terms.c.term)
-                .where(among(_terms.c.registration_id, candidates), _prefix(_terms.c.term, word))):
-            key = (kind, term)
-            if registration_id not in best or key < best[registration_id]:
-                best[registration_id] = key
-    return sorted(candidates, key=lambda registration_id: (*best[registration_id], registration_id))[:limit]
+    return _rank_several(candidates, [drive, *others])[:limit]
 
 
 def _search_codes(event_id: int, prefix: str, limit: int) -> list[int]:

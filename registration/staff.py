@@ -43,7 +43,7 @@ def staff_by_email(email: object) -> StaffUser:
 
     :raise LanyardError: ``not_found``.
     """
-    key = email.strip().lower() if isinstance(email, str) and len(email) <= 254 else None
+    key = email.strip().lower() if isinstance(email, str) and len(email) <= 254 and email.isprintable() else None
     user = db.session.execute(sa.select(StaffUser).filter_by(email=key)).scalar_one_or_none() if key else None
     if user is None:
         raise LanyardError("not_found", f"no staff user {email!r}")

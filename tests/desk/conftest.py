@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import textwrap
 import uuid
 
 import pytest
@@ -38,6 +39,66 @@ def app(make_app):
     app = make_app(printers=PRINTERS)
     with app.app_context():
         yield app
+
+
+def _empty_database() -> None:
+    """Delete every row (and restart the ids), so a test starts from a database as fresh as a new one."""
+    from tests.conftest import _reset_database
+
+    if db.engine.dialect.name == "postgresql":
+        _reset_database()  # TRUNCATE ... RESTART IDENTITY
+        return
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+        if conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+            conn.execute(sa.text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture(scope="session")
+def _service_app(tmp_path_factory, database_server):
+    """One app for every service test of the desk (configured as :func:`app`'s), built once.
+
+    Building the app compiles its 580 URL rules: about 0.1 s, which over the service tests was half
+    of their run time. Service tests need no configuration of their own, so they share this app and
+    get an emptied database each (:func:`service_app`).
+    """
+    from registration.app import create_app
+    from tests.conftest import BASE_CONFIG, _reset_database
+
+    root = tmp_path_factory.mktemp("desk-app")
+    url = database_server or f"sqlite:///{root / 'lanyard.db'}"
+    path = root / "config.toml"
+    path.write_text(BASE_CONFIG.format(database_url=url, mail=f'outbox = "{root / "outbox"}"',
+                                       printers=textwrap.dedent(PRINTERS)), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("LANYARD_DATABASE_URL", raising=False)
+        patch.delenv("LANYARD_SECRET_KEY", raising=False)
+        app = create_app(path)
+    app.config.update(TESTING=True)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _reset_database()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def service_app(_service_app):
+    """The shared app of the service tests on an emptied database with the event, an application context pushed.
+
+    A test module uses it by defining ``app`` as this fixture; tests that configure the app or drive
+    it over HTTP keep :func:`app`.
+    """
+    from registration.services import ensure_event
+
+    with _service_app.app_context():
+        db.create_all()
+        _empty_database()
+        ensure_event(_service_app.extensions["lanyard"].event)
+        db.session.commit()
+        yield _service_app
+        db.session.remove()
 
 
 @pytest.fixture
@@ -87,8 +148,9 @@ def reuse_staff_hash(monkeypatch, staff_password_hash):
     real = staff.generate_password_hash
 
     def generate(password, method):
-        return staff_password_hash if password == STAFF_PASSWORD and method == staff.PASSWORD_METHOD \
-            else real(password, method)
+        if password == STAFF_PASSWORD and method == staff.PASSWORD_METHOD:
+            return staff_password_hash
+        return real(password, method)
 
     monkeypatch.setattr(staff, "generate_password_hash", generate)
 
@@ -163,14 +225,15 @@ def checked_in(make_registration, desk_check_in):
 @pytest.fixture
 def mark_printed(app):
     """Factory: mark every unfinished print job of a registration printed (no worker runs in these tests)."""
+    from registration.models import utcnow
     from registration.printing.models import Badge, PrintJob
 
     def mark(registration) -> int:
         jobs = PrintJob.__table__
+        badges = sa.select(Badge.id).where(Badge.registration_id == registration.id)
         done = db.session.execute(
-            sa.update(jobs).where(jobs.c.badge_id.in_(sa.select(Badge.id).where(Badge.registration_id == registration.id)),
-                                  jobs.c.state.in_(("queued", "sending", "held")))
-            .values(state="printed", payload=sa.null())).rowcount
+            sa.update(jobs).where(jobs.c.badge_id.in_(badges), jobs.c.state.in_(("queued", "sending", "held")))
+            .values(state="printed", payload=sa.null(), printed_at=utcnow())).rowcount
         db.session.commit()
         db.session.expire_all()
         return done

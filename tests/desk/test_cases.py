@@ -25,6 +25,12 @@ from registration.services import EventRef
 
 from .conftest import count, new_nonce
 
+
+@pytest.fixture
+def app(service_app):
+    """The desk service tests' shared app, on a fresh database (see ``service_app``)."""
+    return service_app
+
 WORKER = Actor.system("print-worker")
 
 

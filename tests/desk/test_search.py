@@ -11,10 +11,17 @@ from registration.desk.services import search_registrations, update_registration
 from registration.extensions import db
 from registration.models import Event
 from registration.printing.models import Badge
+from registration import search as search_module
 from registration.search import MAX_RESULTS, search
 from registration.services import PersonInput, register
 
 from .conftest import new_nonce
+
+
+@pytest.fixture
+def app(service_app):
+    """The desk service tests' shared app, on a fresh database (see ``service_app``)."""
+    return service_app
 
 PEOPLE = {
     "nunez": {"first_name": "María", "last_name": "Núñez"},
@@ -128,13 +135,40 @@ def test_first_name_matches_rank_after_last_name_matches(event, make_registratio
     assert search(event.id, "lee") == [last.id, first.id]
 
 
-def test_every_word_of_a_query_must_match(event, make_registration):
+@pytest.fixture(params=["selective", "common"])
+def word_path(request, monkeypatch):
+    """Both ways a several-word query runs: from the candidates of its most selective word, or (when every word is
+    common) walking one word's matches in ranking order; a cap of 1 makes every word "common" on small data."""
+    if request.param == "common":
+        monkeypatch.setattr(search_module, "CANDIDATE_CAP", 1)
+    return request.param
+
+
+def test_every_word_of_a_query_must_match(event, make_registration, word_path):
     garcia = make_registration(first_name="Ana", last_name="García")[0].registration
     make_registration(first_name="Ana", last_name="Smith")
     make_registration(first_name="Luis", last_name="García")
     assert search(event.id, "ana garc") == [garcia.id]
     assert search(event.id, "garc ana") == [garcia.id]
     assert search(event.id, "ana garcia smith") == []
+    assert search(event.id, "ana ana garc") == [garcia.id]
+
+
+@pytest.mark.parametrize("query", ["ada lee", "lee ada", "Lee, Ada"])
+def test_a_full_name_query_ranks_the_exact_name_first(event, make_registration, word_path, query):
+    adams = make_registration(first_name="Lee", last_name="Adams")[0].registration
+    leeds = make_registration(first_name="Ada", last_name="Leeds")[0].registration
+    lee = make_registration(first_name="Ada", last_name="Lee")[0].registration
+    found = search(event.id, query)
+    assert sorted(found) == sorted([adams.id, leeds.id, lee.id])
+    assert found[0] == lee.id  # last name exactly "Lee", first name exactly "Ada"
+
+
+def test_several_words_respect_the_limit(event, make_registration, word_path):
+    for _ in range(8):
+        make_registration(first_name="Ana", last_name="Okafor")
+    assert len(search(event.id, "ana okafor", limit=5)) == 5
+    assert len(set(search(event.id, "ana okafor"))) == 8
 
 
 def test_at_most_fifty_results_and_the_limit_is_respected(event, make_registration):
@@ -153,7 +187,7 @@ def test_the_limit_is_respected_across_field_kinds(event, make_registration):
     assert len(search(event.id, "moren", limit=6)) == 6
 
 
-def test_a_person_of_another_event_is_not_found(app, event, settings, make_registration):
+def test_a_person_of_another_event_is_not_found(app, event, settings, make_registration, word_path):
     other = Event(slug="forum-2027", name="Forum", venue="Hall", starts_on=event.starts_on, ends_on=event.ends_on,
                   timezone=event.timezone)
     db.session.add(other)
@@ -163,7 +197,9 @@ def test_a_person_of_another_event_is_not_found(app, event, settings, make_regis
     db.session.commit()
     here = make_registration(first_name="Ines", last_name="Vasquez")[0].registration
     assert search(event.id, "vasquez") == [here.id]
+    assert search(event.id, "ines vasquez") == [here.id]
     assert search(other.id, "vasquez") == [elsewhere.registration.id]
+    assert search(other.id, "vasq ines") == [elsewhere.registration.id]
     assert search(event.id, elsewhere.code[:8]) == []
 
 
@@ -252,6 +288,12 @@ def test_queries_with_nothing_to_search_for_find_nobody(event, make_registration
     assert search(event.id, query) == []
 
 
+def test_a_query_is_read_up_to_its_first_100_characters(event, make_registration):
+    lee = make_registration(first_name="Ada", last_name="Lee")[0].registration
+    assert search(event.id, "lee zzz") == []
+    assert search(event.id, "lee" + " " * 97 + "zzz") == [lee.id]  # "zzz" is beyond the cut
+
+
 def test_a_sql_injection_query_is_only_words(event, make_registration):
     make_registration(first_name="Ada", last_name="Lee")
     assert search(event.id, "' OR 1=1 --") == []
@@ -259,8 +301,8 @@ def test_a_sql_injection_query_is_only_words(event, make_registration):
 
 def test_search_registrations_gives_the_desk_line(event, settings, make_registration, desk_check_in):
     cleared = make_registration(first_name="Ada", last_name="Nakamura", organization="Port of Oakland")
-    waiting = make_registration(first_name="Ben", last_name="Nakamura", health="vaccinated", health_state="attested",
-                                guests=[{"first_name": "Cy", "last_name": "Nakamura"}])
+    make_registration(first_name="Ben", last_name="Nakamura", health="vaccinated", health_state="attested",
+                      guests=[{"first_name": "Cy", "last_name": "Nakamura"}])
     assert desk_check_in(cleared[0].registration).result == "checked_in"
     results = {r.first_name: r for r in search_registrations(event, "nakamura", settings=settings)}
     assert set(results) == {"Ada", "Ben", "Cy"}

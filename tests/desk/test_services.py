@@ -16,8 +16,8 @@ from registration.desk.cases import open_desk_case
 from registration.desk.models import DeskCase
 from registration.desk.services import (REPRINT_REASONS, HealthVerification, cancel_at_desk, check_in_at_desk,
                                         register_walk_up, registration_by_scan, reprint_badge,
-                                        resend_confirmation, undo_check_in, upgrade_registration, verify_and_print,
-                                        verify_health)
+                                        resend_confirmation, undo_check_in, update_registration, upgrade_registration,
+                                        verify_and_print, verify_health)
 from registration.errors import LanyardError
 from registration.extensions import db
 from registration.health import assess_clearance
@@ -26,6 +26,12 @@ from registration.printing.models import Badge, PrintJob
 from registration.services import EventRef, PersonInput, cancel_registration
 
 from .conftest import count, new_nonce
+
+
+@pytest.fixture
+def app(service_app):
+    """The desk service tests' shared app, on a fresh database (see ``service_app``)."""
+    return service_app
 
 RACE_ROUNDS = 15
 
@@ -238,8 +244,9 @@ def test_a_test_taken_in_the_future_is_refused(settings, make_registration, regi
 
 def test_a_test_a_few_seconds_ahead_of_the_server_clock_is_accepted(settings, make_registration, registrar):
     person = make_registration(health=None)[0].registration
-    clearance = verify_health(person, HealthVerification("negative_test", test_taken_at=utcnow() + timedelta(seconds=30)),
-                              actor=registrar, settings=settings)
+    ahead = utcnow() + timedelta(seconds=30)
+    clearance = verify_health(person, HealthVerification("negative_test", test_taken_at=ahead), actor=registrar,
+                              settings=settings)
     assert clearance.cleared
 
 
@@ -362,6 +369,16 @@ def test_the_same_nonce_twice_replays_the_first_answer_and_checks_in_once(event,
     assert second.response == first.response and second.result == "checked_in"
     assert count(CheckIn) == 1 and count(Badge) == 1 and count(PrintJob) == 1
     assert count(CheckInRequest, CheckInRequest.nonce == nonce) == 1
+
+
+def test_one_nonce_for_two_people_at_the_desk_checks_in_only_the_first(event, settings, make_registration,
+                                                                        registrar):
+    first, second = (make_registration()[0].registration for _ in range(2))
+    nonce = new_nonce()
+    assert check_in_at_desk(event, first, actor=registrar, settings=settings, nonce=nonce).result == "checked_in"
+    db.session.commit()
+    refused("nonce_reused", check_in_at_desk, event, second, actor=registrar, settings=settings, nonce=nonce)
+    assert count(CheckIn) == 1 and count(Badge) == 1
 
 
 def test_a_second_desk_check_in_says_already_checked_in_and_prints_nothing(make_registration, desk_check_in):
@@ -603,20 +620,54 @@ def test_a_reprint_retried_with_the_same_nonce_issues_one_badge(settings, checke
     assert count(AuditEvent, AuditEvent.action == "badge.reprint") == 1
 
 
-def test_a_reprint_nonce_reused_after_a_desk_check_in_does_not_crash(event, settings, make_registration,
-                                                                     mark_printed, registrar):
-    # One nonce store serves the desk check-in and the reprint: a nonce seen for one must not break the other.
+def test_a_desk_check_in_nonce_reused_for_a_reprint_is_refused(event, settings, make_registration, mark_printed,
+                                                               registrar):
+    # One nonce store serves the desk check-in and the reprint: a nonce one of them stored must not replay
+    # its answer as the other's (that crashed: the check-in's answer is no Reprint).
     person = make_registration()[0].registration
     nonce = new_nonce()
     check_in_at_desk(event, person, actor=registrar, settings=settings, nonce=nonce)
     db.session.commit()
     mark_printed(person)
-    try:
-        reprint_badge(person, reason="lost", actor=registrar, settings=settings, nonce=nonce)
-    except LanyardError:
-        db.session.rollback()
+    refused("nonce_reused", reprint_badge, person, reason="lost", actor=registrar, settings=settings, nonce=nonce)
+    assert count(Badge) == 1 and count(Badge, Badge.status == "valid") == 1
+
+
+def test_a_reprint_nonce_reused_for_a_desk_check_in_is_refused(event, settings, checked_in, make_registration,
+                                                               mark_printed, registrar):
+    person = checked_in()
+    mark_printed(person)
+    nonce = new_nonce()
+    reprint_badge(person, reason="lost", actor=registrar, settings=settings, nonce=nonce)
     db.session.commit()
-    assert count(Badge, Badge.status == "valid") == 1
+    other = make_registration()[0].registration
+    refused("nonce_reused", check_in_at_desk, event, other, actor=registrar, settings=settings, nonce=nonce)
+    assert count(CheckIn, CheckIn.registration_id == other.id) == 0
+    assert count(Badge, Badge.registration_id == person.id, Badge.status == "valid") == 1
+
+
+def test_a_reprint_nonce_reused_with_another_reason_is_refused(settings, checked_in, mark_printed, registrar):
+    person = checked_in()
+    mark_printed(person)
+    nonce = new_nonce()
+    reprint_badge(person, reason="lost", actor=registrar, settings=settings, nonce=nonce)
+    db.session.commit()
+    mark_printed(person)
+    refused("nonce_reused", reprint_badge, person, reason="damaged", actor=registrar, settings=settings, nonce=nonce)
+    assert count(Badge) == 2
+
+
+def test_a_reprint_nonce_of_one_staff_user_is_not_anothers(settings, checked_in, mark_printed, registrar, make_staff):
+    person = checked_in()
+    mark_printed(person)
+    nonce = new_nonce()
+    reprint_badge(person, reason="lost", actor=registrar, settings=settings, nonce=nonce)
+    db.session.commit()
+    mark_printed(person)
+    colleague = make_staff("registrar")[1]
+    reprint = reprint_badge(person, reason="lost", actor=colleague, settings=settings, nonce=nonce)
+    db.session.commit()
+    assert reprint.replaced_serial == badges_of(person)[1].serial and count(Badge) == 3
 
 
 def test_concurrent_reprints_issue_exactly_one_badge(app, settings, checked_in, mark_printed, registrar):
@@ -659,6 +710,62 @@ def test_concurrent_reprints_issue_exactly_one_badge(app, settings, checked_in, 
         assert count(PrintJob, PrintJob.state == "queued", PrintJob.badge_id == valid[0].id) == 1
 
 
+# --- update_registration ------------------------------------------------------------------------------------
+
+
+def test_a_correction_changes_the_fields_and_is_audited(make_registration, registrar):
+    person = make_registration(badge_name="Bob", title="Clerk", organization="Yolo County")[0].registration
+    changed = update_registration(person, {"badge_name": "Robert", "title": "Clerk", "organization": "Placer County"},
+                                  actor=registrar)
+    db.session.commit()
+    assert changed == {"badge_name": ["Bob", "Robert"], "organization": ["Yolo County", "Placer County"]}
+    [event_] = audit("registration.update", person)
+    assert event_.details["before"] == {"badge_name": "Bob", "organization": "Yolo County"}
+    assert event_.details["after"] == {"badge_name": "Robert", "organization": "Placer County"}
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    (" Placer County ", "Placer County"),
+    ("Placer  County", "Placer County"),
+    ("Zoë  Müller", "Zoë Müller"),
+    ("Ze\u0301 Lima", "Zé Lima"),
+], ids=["trimmed", "ascii double space", "accented double space", "decomposed accent"])
+def test_a_corrected_text_is_trimmed_normalised_and_single_spaced(make_registration, registrar, typed, stored):
+    person = make_registration()[0].registration
+    update_registration(person, {"badge_name": typed}, actor=registrar)
+    db.session.commit()
+    assert db.session.get(Registration, person.id).badge_name == stored
+
+
+def test_a_correction_that_changes_nothing_is_not_audited(make_registration, registrar):
+    person = make_registration(badge_name="Bob")[0].registration
+    assert update_registration(person, {"badge_name": "Bob"}, actor=registrar) == {}
+    assert audit("registration.update", person) == []
+
+
+@pytest.mark.parametrize("changes", [
+    {"first_name": "Eve"}, {"last_name": "Evil"}, {"email": "eve@example.org"}, {"status": "confirmed"},
+    {"badge_name": ""}, {"badge_name": "   "}, {"badge_name": None}, {"badge_name": "x" * 101},
+    {"organization": "x" * 151}, {"badge_name": "Bob\x00"}, {"badge_name": "Bob\x1b[31m"},
+    {"badge_name": "\u202eboB"}, {"title": "Chief 😀"}, {"badge_name": ["Bob"]}, {"badge_name": 5},
+], ids=repr)
+def test_bad_corrections_are_refused_and_change_nothing(event, make_registration, registrar, changes):
+    from registration.search import search
+
+    person = make_registration(first_name="Robert", last_name="Quill", badge_name="Bob")[0].registration
+    refused("invalid_field", update_registration, person, changes, actor=registrar)
+    person = db.session.get(Registration, person.id)
+    assert (person.first_name, person.badge_name) == ("Robert", "Bob")
+    assert search(event.id, "bob") == [person.id]
+
+
+def test_a_cancelled_registration_is_not_corrected(make_registration, registrar):
+    person = make_registration(badge_name="Bob")[0].registration
+    cancel_registration(person, actor=registrar, reason="asked to")
+    db.session.commit()
+    refused("registration_cancelled", update_registration, person, {"badge_name": "Robert"}, actor=registrar)
+
+
 # --- cancel_at_desk -----------------------------------------------------------------------------------------
 
 
@@ -691,9 +798,13 @@ def test_cancelling_at_the_desk_voids_every_badge_withdraws_jobs_and_closes_case
                          ids=repr)
 def test_cancelling_at_the_desk_needs_a_reason(checked_in, registrar, reason, code):
     person = checked_in()
-    refused(code, cancel_at_desk, person, actor=registrar, reason=reason)
+    with pytest.raises(LanyardError) as caught:
+        cancel_at_desk(person, actor=registrar, reason=reason)
+    assert caught.value.code == code
+    # Looked at before the rollback: the refusal came before any job was withdrawn or badge voided.
+    assert count(PrintJob, PrintJob.state == "queued") == 1 and count(Badge, Badge.status == "valid") == 1
+    db.session.rollback()
     assert db.session.get(Registration, person.id).status == "confirmed"
-    assert [b.status for b in badges_of(person)] == ["valid"] and jobs_of(person)[0].state == "queued"
 
 
 def test_cancelling_twice_changes_nothing_the_second_time(checked_in, registrar):
@@ -930,9 +1041,13 @@ BAD_WALK_UP_HEALTH = [
 @pytest.mark.parametrize(("health", "code"), [(h, c) for _n, h, c in BAD_WALK_UP_HEALTH],
                          ids=[n for n, _h, _c in BAD_WALK_UP_HEALTH])
 def test_bad_health_input_is_refused_before_anyone_is_registered(event, settings, registrar, health, code):
-    refused(code, register_walk_up, event, _walk_up(), actor=registrar, settings=settings, health=health,
-            print_badge=True, nonce=new_nonce())
+    with pytest.raises(LanyardError) as caught:
+        register_walk_up(event, _walk_up(), actor=registrar, settings=settings, health=health, print_badge=True,
+                         nonce=new_nonce())
+    assert caught.value.code == code
+    # Counted before the rollback: the refusal came before anything was written, not undone after.
     assert count(Registration) == 0 and count(AuditEvent, AuditEvent.action == "registration.create") == 0
+    db.session.rollback()
 
 
 @pytest.mark.parametrize(("options", "code"), [
@@ -942,9 +1057,12 @@ def test_bad_health_input_is_refused_before_anyone_is_registered(event, settings
 ], ids=["no nonce", "bad nonce", "unknown printer"])
 def test_a_walk_up_that_cannot_print_is_refused_before_anyone_is_registered(event, settings, registrar, options,
                                                                             code):
-    refused(code, register_walk_up, event, _walk_up(), actor=registrar, settings=settings,
-            health=HealthVerification("vaccinated"), print_badge=True, **options)
-    assert count(Registration) == 0
+    with pytest.raises(LanyardError) as caught:
+        register_walk_up(event, _walk_up(), actor=registrar, settings=settings,
+                         health=HealthVerification("vaccinated"), print_badge=True, **options)
+    assert caught.value.code == code
+    assert count(Registration) == 0  # before the rollback: nothing was written
+    db.session.rollback()
 
 
 def test_a_walk_up_of_an_unknown_type_is_refused(event, settings, registrar):

@@ -15,6 +15,12 @@ from registration.staff import (PASSWORD_MAX, PASSWORD_MIN, add_staff, new_staff
 
 from .conftest import STAFF_PASSWORD, count
 
+
+@pytest.fixture
+def app(service_app):
+    """The desk service tests' shared app, on a fresh database (see ``service_app``)."""
+    return service_app
+
 SYSTEM = Actor.system("test")
 #: make_user's default password: the run's one real scrypt hash of it is stored (see ``reuse_staff_hash``).
 GOOD = STAFF_PASSWORD
