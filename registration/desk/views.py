@@ -201,6 +201,14 @@ def _run(registration_id: int, work, success) -> object:
     return _back(registration_id)
 
 
+def _submit(form, registration_id: int, work, success) -> object:
+    """A card action's form: refuse it (saying why, field by field) or run it (:func:`_run`)."""
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(registration_id)
+    return _run(registration_id, work, success)
+
+
 def _checkin_message(response: dict) -> str:
     if response["result"] == "checked_in":
         return _("Checked in: the badge is printing on %(printer)s.", printer=response["print_job"]["printer"])
@@ -324,16 +332,13 @@ def update_details(registration_id: int):
     """Correct the badge name, title and organisation."""
     registration = _registration(registration_id)
     form = forms.DetailsForm(prefix="details")
-    if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(registration_id)
 
     def work():
         return services.update_registration(registration, {"badge_name": form.badge_name.data,
                                                            "title": form.title.data or "",
                                                            "organization": form.organization.data or ""},
                                             actor=g.actor)
-    return _run(registration_id, work, lambda changed: _("Saved.") if changed else _("Nothing changed."))
+    return _submit(form, registration_id, work, lambda changed: _("Saved.") if changed else _("Nothing changed."))
 
 
 @bp.post("/r/<int:registration_id>/health")
@@ -342,9 +347,6 @@ def verify_health(registration_id: int):
     registration = _registration(registration_id)
     form = forms.HealthForm(prefix="health")
     _printer_choices(form)
-    if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(registration_id)
     settings = _settings()
 
     def work():
@@ -363,7 +365,7 @@ def verify_health(registration_id: int):
         if outcome is not None:
             return _("Cleared. ") + _checkin_message(outcome.response)
         return _("Saved. Cleared.")
-    return _run(registration_id, work, success)
+    return _submit(form, registration_id, work, success)
 
 
 @bp.post("/r/<int:registration_id>/checkin")
@@ -372,10 +374,7 @@ def check_in(registration_id: int):
     registration = _registration(registration_id)
     form = forms.CheckInForm(prefix="checkin")
     _printer_choices(form)
-    if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(registration_id)
-    return _run(registration_id, lambda: services.check_in_at_desk(
+    return _submit(form, registration_id, lambda: services.check_in_at_desk(
         current_event(_settings()), registration, actor=g.actor, settings=_settings(), nonce=form.nonce.data,
         printer_name=form.printer.data), lambda outcome: _checkin_message(outcome.response))
 
@@ -386,10 +385,7 @@ def reprint(registration_id: int):
     registration = _registration(registration_id)
     form = forms.ReprintForm(prefix="reprint")
     _printer_choices(form)
-    if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(registration_id)
-    return _run(registration_id, lambda: services.reprint_badge(
+    return _submit(form, registration_id, lambda: services.reprint_badge(
         registration, reason=form.reason.data, actor=g.actor, settings=_settings(), nonce=form.nonce.data,
         printer_name=form.printer.data),
         lambda result: _("New badge #%(serial)06d is printing on %(printer)s; the previous badge is void.",
@@ -402,10 +398,7 @@ def upgrade(registration_id: int):
     registration = _registration(registration_id)
     form = forms.UpgradeForm(prefix="upgrade")
     _printer_choices(form)
-    if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(registration_id)
-    return _run(registration_id, lambda: services.upgrade_registration(
+    return _submit(form, registration_id, lambda: services.upgrade_registration(
         current_event(_settings()), registration, actor=g.actor, settings=_settings(), email=form.email.data or "",
         printer_name=form.printer.data),
         lambda result: _("Upgraded to a full pass.") + (" " + _("New badge #%(serial)06d is printing; the guest "
@@ -418,10 +411,7 @@ def cancel(registration_id: int):
     """Cancel the registration: every badge void."""
     registration = _registration(registration_id)
     form = forms.ReasonForm(prefix="cancel")
-    if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(registration_id)
-    return _run(registration_id, lambda: services.cancel_at_desk(registration, actor=g.actor,
+    return _submit(form, registration_id, lambda: services.cancel_at_desk(registration, actor=g.actor,
                                                                  reason=form.reason.data),
                 _("Registration cancelled; every badge of it is void."))
 
@@ -431,10 +421,7 @@ def undo_checkin(registration_id: int):
     """Undo the check-in (admins): badges void; the person can check in again."""
     registration = _registration(registration_id)
     form = forms.ReasonForm(prefix="undo")
-    if not form.validate_on_submit():
-        _form_errors(form)
-        return _back(registration_id)
-    return _run(registration_id, lambda: services.undo_check_in(registration, actor=g.actor,
+    return _submit(form, registration_id, lambda: services.undo_check_in(registration, actor=g.actor,
                                                                 reason=form.reason.data),
                 _("Check-in undone; the badge is void."))
 

@@ -23,6 +23,17 @@ function submitScan(code) {
 function setUpSearch() {
   const input = document.getElementById("q");
   if (!input) return;
+  // Autofocus can lose a race with a fast typist or a slow machine: take the focus, and search for
+  // whatever was typed before the page was ready.
+  if (document.activeElement === document.body || document.activeElement === null) input.focus();
+  const catchUp = () => {
+    if (input.value.trim() !== "" && !document.querySelector("#results a.result") && window.htmx) {
+      window.htmx.trigger(input, "search");
+    }
+  };
+  // htmx wires the box up on DOMContentLoaded (its listener was added first, so it runs before this one).
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", catchUp);
+  else catchUp();
   input.addEventListener("keydown", (event) => {
     if (event.key === "ArrowDown") {
       event.preventDefault();

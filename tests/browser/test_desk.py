@@ -198,6 +198,7 @@ def test_the_arrow_keys_move_through_several_results(staff_page, make_registrati
     make_registration(first_name="María", last_name="Núñez")
     make_registration(first_name="Pedro", last_name="Nuñez")
     page, _user = staff_page()
+    expect(page.get_by_role("searchbox", name="Search")).to_be_focused()  # a person types once they see it
     page.keyboard.type("nunez")
     results = page.locator("#results a.result")
     expect(results).to_have_count(2)
