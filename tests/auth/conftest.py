@@ -120,6 +120,14 @@ def write_config(write_config):
 
 
 @pytest.fixture
+def fast_passwords(monkeypatch):
+    """Hash new staff passwords with a cheap method, for tests about access rather than about passwords."""
+    import registration.staff
+
+    monkeypatch.setattr(registration.staff, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
+@pytest.fixture
 def app(make_app):
     """The app with preview printers ``kiosk-1`` and ``desk``, an application context pushed."""
     app = isolate(make_app(printers=PRINTERS))

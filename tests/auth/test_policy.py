@@ -25,6 +25,8 @@ from registration.models import StaffUser
 from tests.auth.conftest import PRINTERS, fresh_csrf, isolate, sign_in
 from tests.helpers import assert_api_error
 
+pytestmark = pytest.mark.usefixtures("fast_passwords")
+
 PRINCIPALS = ("anonymous", "kiosk_token", "kiosk_browser", "door_session", "door_token", "registrar_session",
               "registrar_token", "admin_session", "admin_token")
 #: Endpoints that end the asking browser's session: walked last, so nothing after them is asked signed out.
