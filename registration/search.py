@@ -169,29 +169,21 @@ def search(event_id: int, raw: object, *, limit: int = MAX_RESULTS) -> list[int]
     unique = list(dict.fromkeys(query.words))
     if len(unique) == 1:
         return _ranked(event_id, unique[0], limit, others=())
-    counts = _capped_counts(event_id, unique)
+    counts = {word: _capped_count(event_id, word) for word in unique}
     drive = min(unique, key=lambda word: (counts[word], -len(word)))
     others = [word for word in unique if word != drive]
     if counts[drive] == 0:
         return []
-    # On SQLite, a selective word's candidates are fetched whole and filtered (each lookup is a cheap call
-    # into the library); on PostgreSQL every round trip costs more than the lookups, so it walks in SQL.
-    if counts[drive] < CANDIDATE_CAP and db.session.get_bind().dialect.name != "postgresql":
+    if counts[drive] < CANDIDATE_CAP:
         return _filtered_candidates(event_id, drive, others, limit)
     return _rank_several(_ranked(event_id, drive, limit, others=others), [drive, *others])
 
 
-def _capped_count(event_id: int, word: str):
-    """How many terms start with ``word``, counting no further than :data:`CANDIDATE_CAP` (a scalar subquery)."""
+def _capped_count(event_id: int, word: str) -> int:
+    """How many terms start with ``word``, counting no further than :data:`CANDIDATE_CAP`."""
     inner = (sa.select(sa.literal(1)).select_from(_terms)
              .where(_terms.c.event_id == event_id, _prefix(_terms.c.term, word)).limit(CANDIDATE_CAP).subquery())
-    return sa.select(sa.func.count()).select_from(inner).scalar_subquery()
-
-
-def _capped_counts(event_id: int, words_: list[str]) -> dict[str, int]:
-    """:func:`_capped_count` of every word, in one round trip."""
-    row = db.session.execute(sa.select(*(_capped_count(event_id, word) for word in words_))).one()
-    return dict(zip(words_, row))
+    return db.session.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
 
 
 def among(column, ids: list[int]):
@@ -220,24 +212,12 @@ def _ranked(event_id: int, word: str, limit: int, *, others) -> list[int]:
     found: list[int] = []
     seen: set[int] = set()
     read = 0
-    # PostgreSQL checks the other words itself, per row, through the primary key (a nested-loop semi-join
-    # stopped by the LIMIT): fewer round trips than batches. SQLite's own planner builds the whole match
-    # list of a common word for that, so there the batches are filtered here instead.
-    in_sql = bool(others) and db.session.get_bind().dialect.name == "postgresql"
-    filters = []
-    if in_sql:
-        for extra in others:
-            other = _terms.alias()
-            filters.append(sa.exists().where(other.c.registration_id == _terms.c.registration_id,
-                                             _prefix(other.c.term, extra)))
-        others = ()
     for kind in KINDS.values():
         after: tuple[str, int] | None = None
         while len(found) < limit:
             want = WALK_BATCH if others else (limit - len(found)) * 2 + 4  # one person may match twice
             statement = (sa.select(_terms.c.term, _terms.c.registration_id)
-                         .where(_terms.c.event_id == event_id, _terms.c.kind == kind, _prefix(_terms.c.term, word),
-                                *filters)
+                         .where(_terms.c.event_id == event_id, _terms.c.kind == kind, _prefix(_terms.c.term, word))
                          .order_by(_terms.c.term, _terms.c.registration_id)
                          .limit(want))
             if after is not None:
@@ -265,15 +245,13 @@ def _rank_several(ids: list[int], words_: list[str]) -> list[int]:
     """Order people found by several words: most words matching a whole term first ("ada lee" puts Ada Lee
     before Ada Leeds and Lee Adams), then by the fields they matched (last name first), then alphabetically."""
     best: dict[tuple[int, str], tuple[int, int, str]] = {}  # (person, word) -> (0 if exact else 1, kind, term)
-    rows = db.session.execute(
-        sa.select(_terms.c.registration_id, _terms.c.kind, _terms.c.term)
-        .where(among(_terms.c.registration_id, ids), sa.or_(*(_prefix(_terms.c.term, word) for word in words_))))
-    for registration_id, kind, term in rows:
-        for word in words_:
-            if term.startswith(word):
-                key = (0 if term == word else 1, kind, term)
-                if key < best.get((registration_id, word), (2, 0, "")):
-                    best[(registration_id, word)] = key
+    for word in words_:
+        for registration_id, kind, term in db.session.execute(
+                sa.select(_terms.c.registration_id, _terms.c.kind, _terms.c.term)
+                .where(among(_terms.c.registration_id, ids), _prefix(_terms.c.term, word))):
+            key = (0 if term == word else 1, kind, term)
+            if key < best.get((registration_id, word), (2, 0, "")):
+                best[(registration_id, word)] = key
 
     def rank(registration_id: int):
         keys = [best.get((registration_id, word), (2, len(KINDS), "")) for word in words_]
