@@ -6,7 +6,9 @@ import logging
 
 import sqlalchemy as sa
 from flask import Flask, g, render_template, request, session
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import get_locale, gettext
+from werkzeug.routing import IntegerConverter
 
 from .extensions import babel, csrf, db, login_manager, migrate
 from .settings import ROOT, Settings, load_settings
@@ -62,6 +64,8 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         static_folder=str(ROOT / "registration" / "static"),
     )
     app.extensions["lanyard"] = settings
+    app.json = _JSONProvider(app)
+    app.url_map.converters["int"] = _DatabaseInt
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -136,6 +140,23 @@ def _language_url(language: str) -> str:
         rule_methods = request.url_rule.methods if request.url_rule is not None else set()
         path = g.get("page_url") or (path if "GET" in rule_methods else "/")
     return f"{path}?lang={language}"
+
+
+class _JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested too deep to parse is bad JSON (400), not a RecursionError (500)."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+class _DatabaseInt(IntegerConverter):
+    """``<int:…>`` in URLs: an id beyond a 64-bit signed integer cannot exist, so it matches nothing (404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _register_blueprints(app: Flask) -> None:

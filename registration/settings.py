@@ -364,14 +364,29 @@ def _secret_key(app_table: dict, root: Path) -> str:
     if "secret_key" in app_table:
         raise ConfigError("app.secret_key: secrets do not belong in the file; set LANYARD_SECRET_KEY")
     path = root / _get(app_table, "secret_key_file", "app", str, "var/secret_key")
-    if path.exists():
-        return path.read_text().strip()
+    if not path.exists():
+        _create_secret_key(path)
+    return path.read_text().strip()
+
+
+def _create_secret_key(path: Path) -> None:
+    """Write a new random key to ``path`` (mode 0600) unless another process got there first.
+
+    Several gunicorn workers start at once: each writes a whole key to a private temporary file and
+    links it into place, so exactly one wins and no one ever reads half a key.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(partial, path)
+        except FileExistsError:
+            pass  # another worker's key is in place: everyone uses that one
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | None = None) -> Settings:

@@ -109,3 +109,25 @@ def test_every_config_key_is_documented_in_the_readme():
              "baudrate", "vendor_id", "product_id", "connect_timeout", "io_timeout", "guest", "label_es"}
     missing = sorted(k for k in keys if f"`{k}`" not in readme)
     assert not missing, f"undocumented config keys: {missing}"
+
+
+def test_workers_starting_at_once_share_one_secret_key(tmp_path, monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from registration.settings import _secret_key
+
+    monkeypatch.delenv("LANYARD_SECRET_KEY", raising=False)
+    for round_ in range(20):
+        folder = tmp_path / f"round-{round_}"
+        barrier = threading.Barrier(12)
+
+        def start():
+            barrier.wait()
+            return _secret_key({"secret_key_file": "secret_key"}, folder)
+
+        with ThreadPoolExecutor(12) as pool:
+            keys = list(pool.map(lambda _: start(), range(12)))
+        assert len(set(keys)) == 1 and len(keys[0]) > 40
+        assert (folder / "secret_key").stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in folder.iterdir()] == ["secret_key"]  # no temporary file left behind
