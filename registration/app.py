@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask, g, render_template, request, session
@@ -24,6 +26,21 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file readable by its owner only (SQLite gives its -wal and -shm files the
+    same mode); the database holds personal data."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    if path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another worker created it first
 
 
 def _engine_options(url: str) -> dict:
@@ -91,6 +108,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         # Behind N proxies the client is the address the outermost trusted proxy saw (sign-in limits use it).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies,
                                 x_host=settings.trusted_proxies)
+    _private_sqlite_file(settings.database_url)
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
@@ -153,9 +171,10 @@ class _JSONProvider(DefaultJSONProvider):
 
 
 class _DatabaseInt(IntegerConverter):
-    """``<int:…>`` in URLs: an id beyond a 64-bit signed integer cannot exist, so it matches nothing (404)."""
+    """``<int:…>`` in URLs: ids are INTEGER columns (32-bit on PostgreSQL), so a larger one cannot exist and
+    matches nothing (404) instead of overflowing the database driver (500)."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import logging
 import smtplib
 import uuid
@@ -109,10 +110,11 @@ class Mailer:
     def _write_outbox(self, message: EmailMessage) -> None:
         outbox: Path = self.settings.outbox
         try:
-            outbox.mkdir(parents=True, exist_ok=True)
+            outbox.mkdir(mode=0o700, parents=True, exist_ok=True)  # messages carry codes in clear
             name = f"{uuid.uuid4().hex}.eml"
             partial = outbox / f".{name}.part"
-            partial.write_bytes(message.as_bytes())
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+                fh.write(message.as_bytes())
             partial.rename(outbox / name)  # readers never see half a message
         except OSError as exc:
             raise MailError(f"outbox {outbox}: {exc}") from exc

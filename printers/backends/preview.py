@@ -27,12 +27,12 @@ class PreviewPrinter(BadgePrinter):
             raise PrinterConfigError(f"job name {job_name!r} is not a safe file name")
         data = image_png(image)
         try:
-            os.makedirs(self.directory, exist_ok=True)
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)  # badges carry names and codes
             fd, temp = tempfile.mkstemp(prefix=f".{job_name}.", suffix=".tmp", dir=self.directory)
         except OSError as exc:
             raise PrinterOffline(f"cannot write to {self.directory}: {exc}") from exc
         try:
-            with os.fdopen(fd, "wb") as out:
+            with os.fdopen(fd, "wb") as out:  # mkstemp made it 0600
                 out.write(data)  # no fsync: the rename is what makes it atomic for readers, and fsync costs ms
             os.replace(temp, os.path.join(self.directory, f"{job_name}.png"))
         except OSError as exc:
