@@ -46,11 +46,7 @@ def init_database():
     from .services import ensure_event
 
     settings = _settings()
-    if settings.database_url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    upgrade_database()
+    upgrade_database()  # the app factory already created a new SQLite file (0600) and its folder
     event = ensure_event(settings.event)
     db.session.commit()
     return event
@@ -189,17 +185,21 @@ def staff_list_command():
                    f"{'token' if user.api_token_hash else 'no token'}\t{last}")
 
 
+def _set_active(email: str, active: bool) -> None:
+    from .staff import set_staff_active
+
+    user = _staff_user(email)
+    set_staff_active(user, active, actor=Actor.system("cli"))
+    db.session.commit()
+    click.echo(f"Enabled {user.email}." if active else f"Disabled {user.email}; signed out everywhere.")
+
+
 @staff_group.command("disable")
 @click.argument("email")
 @with_appcontext
 def staff_disable_command(email):
     """Disable a staff user: every session and their API token stop at once."""
-    from .staff import set_staff_active
-
-    user = _staff_user(email)
-    set_staff_active(user, False, actor=Actor.system("cli"))
-    db.session.commit()
-    click.echo(f"Disabled {user.email}; signed out everywhere.")
+    _set_active(email, False)
 
 
 @staff_group.command("enable")
@@ -207,12 +207,7 @@ def staff_disable_command(email):
 @with_appcontext
 def staff_enable_command(email):
     """Enable a disabled staff user again."""
-    from .staff import set_staff_active
-
-    user = _staff_user(email)
-    set_staff_active(user, True, actor=Actor.system("cli"))
-    db.session.commit()
-    click.echo(f"Enabled {user.email}.")
+    _set_active(email, True)
 
 
 @staff_group.command("passwd")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -381,10 +382,8 @@ def _create_secret_key(path: Path) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
-        try:
+        with contextlib.suppress(FileExistsError):  # another worker's key is in place: everyone uses that one
             os.link(partial, path)
-        except FileExistsError:
-            pass  # another worker's key is in place: everyone uses that one
     finally:
         partial.unlink(missing_ok=True)
 

@@ -202,6 +202,16 @@ def _conn() -> sa.Connection:
     return db.session.connection()
 
 
+def check_nonce(nonce: object) -> str:
+    """The client's nonce, if it is one.
+
+    :raise LanyardError: ``nonce_invalid`` (missing, not text, or not 8–64 of ``A-Z a-z 0-9 _ -``).
+    """
+    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+        raise LanyardError("nonce_invalid", "nonce: 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+    return nonce
+
+
 def request_digest(*parts: object) -> str:
     """What a request asked, as a hash stored with its nonce: a retry must ask exactly the same."""
     return hashlib.sha256("\x1f".join(str(part) for part in parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -394,8 +404,7 @@ def check_in(event: Event | EventRef, *, code: object = None, registration: Regi
     :raise sqlalchemy.exc.IntegrityError: a concurrent request with the same nonce answered first; roll
         back and call again to get its answer.
     """
-    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
-        raise LanyardError("nonce_invalid", "nonce: 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
+    nonce = check_nonce(nonce)
     if origin is None:
         if kiosk is None:
             raise ValueError("check_in needs a kiosk or an origin")

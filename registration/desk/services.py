@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..audit import Actor, record
 from ..checkin.models import CheckIn, Kiosk, SupersededCode
-from ..checkin.services import (CheckInOutcome, Origin, _NONCE, check_in, print_job_dict, request_digest,
+from ..checkin.services import (CheckInOutcome, Origin, check_in, check_nonce, print_job_dict, request_digest,
                                 stored_answer, store_answer)
 from ..codes import digests_match, parse_code
 from ..errors import LanyardError
@@ -454,12 +454,6 @@ class Reprint:
         return {"serial": self.serial, "print_job": self.print_job, "replaced_serial": self.replaced_serial}
 
 
-def _check_nonce(nonce: object) -> str:
-    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
-        raise LanyardError("nonce_invalid", "nonce: 8 to 64 characters of A-Z, a-z, 0-9, _ and -")
-    return nonce
-
-
 def _replace_badge(registration: Registration, *, actor: Actor, settings: Settings, printer_name: str,
                    reason: str) -> Reprint:
     """Issue a new badge for a checked-in person and void the current one, atomically.
@@ -507,7 +501,7 @@ def reprint_badge(registration: Registration, *, reason: object, actor: Actor, s
     :raise LanyardError: ``invalid_field`` (reason), ``nonce_invalid``, ``registration_cancelled``,
         ``not_checked_in``, ``badge_in_queue`` (the current badge has not printed yet), ``printer_unknown``.
     """
-    nonce = _check_nonce(nonce)
+    nonce = check_nonce(nonce)
     digest = request_digest("reprint", registration.id, reason, printer_name)
     stored = stored_answer(nonce=nonce, digest=digest, staff_id=actor.id)
     if stored is not None:
@@ -709,7 +703,7 @@ def register_walk_up(event: Event, person: PersonInput, *, actor: Actor, setting
         clean_verification(health, now=now)  # refuse bad health input before registering anyone
     printer = _printer(settings, printer_name) if print_badge else None
     if print_badge:
-        nonce = _check_nonce(nonce)
+        nonce = check_nonce(nonce)
     if rtype.is_guest:
         if host is None:
             raise LanyardError("host_required", "A guest needs the full registrant they come with.", field="host_id")
