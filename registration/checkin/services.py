@@ -350,11 +350,12 @@ def _decide(event: Event | EventRef, loaded: _Loaded, *, origin: Origin, nonce: 
             now: datetime) -> dict:
     registration = loaded.registration
     attendee = _attendee(registration, settings)
-    if loaded.checked_in is not None:
-        return _answer("already_checked_in", "already_checked_in", attendee=attendee, checked_in=loaded.checked_in)
     reason = None
+    # Cancelled first: a person cancelled after checking in is told so, never "already checked in".
     if registration.is_cancelled:
         reason = "registration_cancelled"
+    elif loaded.checked_in is not None:
+        return _answer("already_checked_in", "already_checked_in", attendee=attendee, checked_in=loaded.checked_in)
     else:
         clearance = assess_clearance(loaded.health, settings.health, now)
         if not clearance.cleared:
