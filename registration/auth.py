@@ -267,6 +267,9 @@ def _login_page(form, status: int):
 def logout():
     """Sign out."""
     if g.get("staff") is not None:
+        # The session is the browser's signed cookie: only a new generation stops a copy of it made
+        # before signing out (this also signs the user out of their other browsers).
+        g.staff.session_generation += 1
         record(Actor.for_staff(g.staff), "staff.logout", g.staff)
         db.session.commit()
     logout_user()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from registration.audit import Actor
 from registration.extensions import db
-from registration.models import Registration, StaffUser
+from registration.models import AuditEvent, Registration, StaffUser
 from registration.staff import add_staff, set_staff_active, set_staff_password
 from tests.auth.conftest import PASSWORD, PRINTERS, fresh_csrf, isolate, sign_in
 from tests.helpers import assert_api_error
@@ -373,6 +373,21 @@ def test_signing_out_ends_the_session(app, registrar_browser):
     response = registrar_browser.post("/logout", data={"csrf_token": registrar_browser.csrf_token})
     assert response.status_code == 302
     assert not _signed_in(registrar_browser)
+
+
+def test_a_copy_of_the_session_cookie_made_before_signing_out_no_longer_opens_the_desk(app, registrar_browser):
+    copied = registrar_browser.get_cookie("session").value
+    assert registrar_browser.post("/logout", data={"csrf_token": registrar_browser.csrf_token}).status_code == 302
+    replayed = app.test_client()
+    replayed.set_cookie("session", copied)
+    assert not _signed_in(replayed)
+
+
+def test_signing_out_is_audited(app, registrar_browser):
+    registrar_browser.post("/logout", data={"csrf_token": registrar_browser.csrf_token})
+    db.session.rollback()
+    [event] = db.session.execute(sa.select(AuditEvent).filter_by(action="staff.logout")).scalars()
+    assert event.actor_id == registrar_browser.account.id
 
 
 # --- CSRF -------------------------------------------------------------------------------------------------
