@@ -106,6 +106,11 @@ def clean_person(person: PersonInput, settings: Settings, *, email_required: boo
     """
     first = clean_text(person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
     last = clean_text(person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
+    for name, value in (("first_name", first), ("last_name", last)):
+        # The folded search key must fit its column too, and folding can lengthen a name (ß → ss, ﬃ → ffi).
+        if len(fold(value)) > NAME_MAX:
+            raise LanyardError("invalid_field", f"{prefix}{name}: at most {NAME_MAX} characters",
+                               field=prefix + name, problem="too_long")
     badge = clean_text(person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
     if person.type_name not in settings.registration_types:
         raise LanyardError("unknown_type", f"{prefix}registration_type: unknown type {person.type_name!r}",

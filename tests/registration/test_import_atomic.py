@@ -153,3 +153,31 @@ def test_validation_refusals_carry_the_report_with_every_bad_line(app, settings,
     assert caught.value.code == "import_invalid"
     assert [error.line for error in caught.value.extra["report"].errors] == [len(rows), len(rows) + 1]
     assert left_behind() == NOTHING
+
+
+# Names within 100 characters whose folded search key is longer (ß → ss, ﬃ → ffi): PostgreSQL refused them
+# mid-insert ("value too long for type character varying(100)"); validation now refuses them by line.
+LONG_WHEN_FOLDED = [pytest.param("ß" * 100, id="sharp-s"), pytest.param("Ma" + "ﬃ" * 40, id="ligatures")]
+
+
+@pytest.mark.parametrize("last_name", LONG_WHEN_FOLDED)
+def test_a_name_that_folds_longer_than_its_column_is_refused_by_its_line(app, runner, tmp_path, last_name):
+    rows = good_rows(20) + [f"Long,{last_name},,long@example.org,,,full,,,,"]
+    result = runner.invoke(args=["import", str(write_csv(tmp_path, rows))])
+    assert result.exit_code == 1, result.output
+    assert [line.split(":")[:2] for line in result.output.splitlines() if line.startswith("line ")] == [
+        [f"line {len(rows) + 1}", " last_name"]]
+    assert left_behind() == NOTHING
+
+
+@pytest.mark.parametrize("last_name", LONG_WHEN_FOLDED)
+def test_a_registration_with_such_a_name_is_refused_by_its_field(app, make_registration, last_name):
+    with pytest.raises(LanyardError) as caught:
+        make_registration(last_name=last_name)
+    assert (caught.value.code, caught.value.extra["field"]) == ("invalid_field", "last_name")
+    assert left_behind()["registrations"] == 0
+
+
+def test_a_name_of_100_characters_that_folds_to_100_is_accepted(app, make_registration):
+    registration = make_registration(last_name="Ü" * 100)[0].registration
+    assert registration.last_name_key == "u" * 100
