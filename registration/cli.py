@@ -9,6 +9,7 @@ import sys
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from .audit import Actor, record
 from .errors import LanyardError
@@ -91,6 +92,10 @@ def import_command(file, dry_run, send_confirmations):
             click.echo(str(row_error))
         click.echo(f"{len(report.errors)} of {report.rows} rows are bad; nothing was imported.", err=True)
         sys.exit(1)
+    except SQLAlchemyError as exc:  # a row that passed every check refused by the database itself
+        db.session.rollback()
+        why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise click.ClickException(f"the database refused the import ({why}); nothing was imported") from None
     if dry_run:
         db.session.rollback()
         click.echo(f"{report.rows} rows checked; all good. Nothing was imported (dry run).")
