@@ -4,10 +4,13 @@ anyone in. (The service's own bookkeeping, cases and audit, is in ``test_service
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import sqlalchemy as sa
 
-from registration.desk.services import cancel_at_desk, load_card, registration_by_scan
+from registration.audit import Actor
+from registration.desk.services import cancel_at_desk, check_in_at_desk, load_card, registration_by_scan
 from registration.extensions import db
 from registration.models import Registration, utcnow
 from registration.printing.models import Badge, PrintJob
@@ -21,13 +24,9 @@ from .conftest import STAFF_PASSWORD, new_nonce
 @pytest.fixture
 def staff_api(app, reuse_staff_hash):
     """Factory: the Authorization header of a new staff user of ``role`` with an API token."""
-    from itertools import count
-
-    numbers = count(1)
+    numbers = itertools.count(1)
 
     def make(role: str = "registrar") -> dict:
-        from registration.audit import Actor
-
         _user, token = add_staff(f"cancel-{role}{next(numbers)}@example.org", role=role, actor=Actor.system("test"),
                                  password=STAFF_PASSWORD, with_token=True)
         db.session.commit()
@@ -173,8 +172,6 @@ def test_door_staff_cannot_cancel(app, client, staff_api, checked_in_at_kiosk):
 
 
 def test_the_desk_is_told_a_checked_in_person_was_cancelled(event, settings, checked_in_at_kiosk, registrar):
-    from registration.desk.services import check_in_at_desk
-
     person, _code, _badge_code = checked_in_at_kiosk()
     cancel_at_desk(person, actor=registrar, reason="asked to")
     db.session.commit()
