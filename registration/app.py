@@ -19,14 +19,21 @@ from .settings import ROOT, Settings, load_settings
 log = logging.getLogger(__name__)
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
-    """WAL lets readers run beside the writer; the busy timeout makes writers queue, not fail."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(synchronous: str):
+    """The listener that sets up each new SQLite connection: WAL lets readers run beside the writer; the busy
+    timeout makes writers queue, not fail; ``synchronous`` is FULL unless the operator chose NORMAL (in WAL mode
+    NORMAL may lose the last commits to a power cut: check-ins whose badges were already printed)."""
+    level = {"full": "FULL", "normal": "NORMAL"}[synchronous]
+
+    def set_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA synchronous={level}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return set_pragmas
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -111,7 +118,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
-            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas(settings.sqlite_synchronous))
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
