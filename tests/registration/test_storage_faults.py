@@ -79,6 +79,7 @@ class ReadOnlyFailover:
     def clear(self) -> None:
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'ALTER DATABASE "{self.name}" RESET default_transaction_read_only'))
+        self.admin.dispose()
 
 
 def terminate_connections(admin, name: str) -> int:
@@ -184,8 +185,12 @@ def test_after_postgresql_drops_every_connection_no_kiosk_or_page_sees_an_error(
     with contextlib.ExitStack() as stack:  # fill the pool with several idle connections, as a busy worker has
         for _ in range(4):
             stack.enter_context(db.engine.connect()).exec_driver_sql("SELECT 1")
-    failover = ReadOnlyFailover(database_url)
-    assert terminate_connections(failover.admin, failover.name) >= 4
+    admin = sa.create_engine(PG_SERVER_URL.replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
+    try:
+        assert terminate_connections(admin, database_url.rsplit("/", 1)[1]) >= 4
+    finally:
+        admin.dispose()
 
     with caplog.at_level(logging.WARNING, logger="registration.app"):
         started = time.perf_counter()
