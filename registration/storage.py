@@ -55,23 +55,30 @@ def _discard_faulty_connection(context) -> None:
     """``handle_error``: a storage fault invalidates its connection and the pool, like a disconnect."""
     if not context.is_disconnect and is_storage_fault(context.original_exception):
         context.is_disconnect = True
+    if context.is_disconnect and context.statement is None and context.connection is not None:
+        # Lost during COMMIT (no statement, but a connection): whether the server kept the work is unknown.
+        _retry_unsafe()
 
 
 @sa.event.listens_for(FlaskSession, "after_commit")
 def _note_commit(_session) -> None:
-    """Remember that this request has committed work: from then on, running it again could repeat that work."""
+    """A request that has committed work must not run again: that could repeat the work."""
+    _retry_unsafe()
+
+
+def _retry_unsafe() -> None:
     if has_request_context():
-        g.lanyard_committed = True
+        g.lanyard_retry_unsafe = True
 
 
 def begin_attempt() -> None:
-    """Start (or restart) a request's attempt: nothing committed yet."""
-    g.lanyard_committed = False
+    """Start (or restart) a request's attempt: nothing written yet."""
+    g.lanyard_retry_unsafe = False
 
 
 def may_retry() -> bool:
-    """Whether the request can run again on a fresh connection: it has committed nothing so far."""
-    return not g.get("lanyard_committed", False)
+    """Whether the request can run again on a fresh connection: nothing it did so far was (or may have been) kept."""
+    return not g.get("lanyard_retry_unsafe", False)
 
 
 def init_app(app) -> None:

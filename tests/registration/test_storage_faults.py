@@ -204,3 +204,24 @@ def test_after_postgresql_drops_every_connection_no_kiosk_or_page_sees_an_error(
     print(f"\nfirst check-in after every connection was dropped: {elapsed * 1000:.0f} ms")
     # The check-in did meet a dead connection and ran again on a fresh one (not a lucky fresh checkout).
     assert [r for r in caplog.records if "running the request again on a fresh connection" in r.getMessage()]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a PostgreSQL connection lost while committing")
+def test_a_connection_lost_while_committing_is_not_run_again(app, database_url, event):
+    from registration import storage
+
+    admin = sa.create_engine(PG_SERVER_URL.replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
+    try:
+        with app.test_request_context("/api/v1/checkins", method="POST"):
+            storage.begin_attempt()
+            db.session.execute(sa.text("UPDATE events SET name = name"))
+            assert storage.may_retry()  # a statement failing now would have changed nothing: safe to run again
+            terminate_connections(admin, database_url.rsplit("/", 1)[1])
+            with pytest.raises(sa.exc.DBAPIError) as excinfo:
+                db.session.commit()
+            assert storage.is_storage_fault(excinfo.value)
+            assert not storage.may_retry()  # the server may have kept the work: never run it twice
+            db.session.rollback()
+    finally:
+        admin.dispose()
