@@ -15,6 +15,7 @@ context switches, GIL hand-offs and SQLite lock waits. ``--worker-class gthread 
 
 Usage: python benchmarks/bench_checkin.py [--db sqlite|postgresql] [--registrations 50000] [--kiosks 16]
        [--per-kiosk 250] [--workers N] [--threads 1] [--worker-class sync|gthread] [--rate R] [--keep-alive]
+       [--sqlite-synchronous full|normal]
 """
 
 from __future__ import annotations
@@ -213,6 +214,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rate", type=float, default=None,
                         help="check-ins per second offered by all kiosks together (default: as fast as answered)")
     parser.add_argument("--keep-alive", action="store_true", help="one persistent connection per kiosk")
+    parser.add_argument("--sqlite-synchronous", choices=("full", "normal"), default="full",
+                        help="[database] sqlite_synchronous (default full, as shipped)")
     args = parser.parse_args(argv)
     if args.kiosks * args.per_kiosk > args.registrations:
         parser.error("--kiosks × --per-kiosk must not exceed --registrations")
@@ -225,6 +228,8 @@ def main(argv=None) -> None:
     url = (args.database_url or PG_URL) if args.db == "postgresql" else None
     with database(url) as (folder, db_url):
         config = write_config(folder, db_url, printers=printers_config(folder))
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            'sqlite_synchronous = "full"', f'sqlite_synchronous = "{args.sqlite_synchronous}"'), encoding="utf-8")
         app = create_app(config)
         began = time.perf_counter()
         codes, tokens = populate(app, args.registrations, args.kiosks)

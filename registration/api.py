@@ -27,6 +27,7 @@ STATUS = {
     "case_closed": 409,
     "registration_cancelled": 409,
     "not_checked_in": 409,
+    "storage_unavailable": 503,
 }
 
 

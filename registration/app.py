@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import get_locale, gettext
 from werkzeug.routing import IntegerConverter
@@ -19,14 +19,21 @@ from .settings import ROOT, Settings, load_settings
 log = logging.getLogger(__name__)
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
-    """WAL lets readers run beside the writer; the busy timeout makes writers queue, not fail."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(synchronous: str):
+    """The listener that sets up each new SQLite connection: WAL lets readers run beside the writer; the busy
+    timeout makes writers queue, not fail; ``synchronous`` is FULL unless the operator chose NORMAL (in WAL mode
+    NORMAL may lose the last commits to a power cut: check-ins whose badges were already printed)."""
+    level = {"full": "FULL", "normal": "NORMAL"}[synchronous]
+
+    def set_pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA synchronous={level}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return set_pragmas
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -46,11 +53,52 @@ def _engine_options(url: str) -> dict:
     """Connection pool settings: SQLite waits for its lock; PostgreSQL keeps a few connections per process."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
-    # No pool_pre_ping: it costs a round trip on every request. Connections are renewed every half
-    # hour instead, and one that died with the server fails a single request, after which the pool
-    # discards every connection it had made before. One connection per worker thread is enough;
-    # the overflow covers the CLI's and the print worker's threads.
+    # No pool_pre_ping: it costs a round trip on every request. A connection that died with the server (a
+    # restart, a failover) fails its first statement instead; the pool then discards every connection made
+    # before it, and the request runs again on a fresh one (LanyardFlask), so no kiosk sees an error.
+    # Connections are also renewed every half hour. One connection per worker thread is enough; the overflow
+    # covers the CLI's and the print worker's threads.
     return {"pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+
+
+class LanyardFlask(Flask):
+    """Flask, plus the one place where a request that met a storage fault is run again or answered 503."""
+
+    def full_dispatch_request(self):
+        """Dispatch the request; one that failed on a dead or faulty database connection before committing anything
+        runs once more on a fresh connection (the pool has discarded the old ones); if that fails too, or work was
+        already committed, the answer is 503 ``storage_unavailable``."""
+        from . import storage
+
+        for attempt in (1, 2):
+            storage.begin_attempt()
+            try:
+                return super().full_dispatch_request()
+            except sa.exc.DBAPIError as error:
+                if not storage.is_storage_fault(error):
+                    raise
+                db.session.rollback()
+                if attempt == 1 and storage.may_retry():
+                    log.warning("%s %s: the database failed (%s); running the request again on a fresh connection",
+                                request.method, request.path, error.orig)
+                    continue
+                log.error("%s %s: storage unavailable: %s", request.method, request.path, error.orig)
+                return self.finalize_request(_storage_unavailable())
+
+
+def _storage_unavailable():
+    """503 ``storage_unavailable``: the one JSON error shape for the API and the probes, the error page elsewhere."""
+    from . import storage
+    from .api import refusal
+    from .errors import LanyardError
+
+    if request.path.startswith("/api/") or request.blueprint == "probes":
+        response = refusal(LanyardError("storage_unavailable"))
+    else:
+        response = current_app.make_response(
+            (render_template("error.html", status=503, title=gettext("Temporarily unavailable")), 503))
+    response.headers["Retry-After"] = str(storage.RETRY_AFTER)
+    return response
 
 
 def select_locale() -> str:
@@ -74,7 +122,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     :raise ConfigError: the configuration is missing a key or has a bad value.
     """
     settings = settings or load_settings(config_path, overrides=overrides)
-    app = Flask(
+    app = LanyardFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "registration" / "static"),
@@ -111,7 +159,10 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     db.init_app(app)
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
-            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas(settings.sqlite_synchronous))
+    from . import storage
+
+    storage.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -42,6 +42,7 @@ POLICY: dict[str, object] = {
     "static": PUBLIC,
     "registration": PUBLIC,
     "auth": PUBLIC,
+    "probes": PUBLIC,
     "kiosk": KIOSK,
     "kiosk.enrol": PUBLIC,
     "kiosk.static": PUBLIC,

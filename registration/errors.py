@@ -55,6 +55,9 @@ CODES: dict[str, str] = {
     "staff_exists": "A staff user with that email already exists.",
     "role_unknown": "The role is not one of registrar, door, admin.",
     "rate_limited": "Too many attempts; wait a moment.",
+    # storage
+    "storage_unavailable": "The database cannot be written just now (read-only, full or unreachable); the request "
+                           "was not completed. Try again shortly; a kiosk sends the person to the desk.",
     # import
     "import_invalid": "The import file has bad rows; nothing was imported.",
 }

@@ -131,6 +131,7 @@ class Settings:
     languages: tuple[str, ...] = ("en", "es")
     max_guests: int = 4
     session_cookie_secure: bool = False
+    sqlite_synchronous: str = "full"
 
     @property
     def full_types(self) -> list[str]:
@@ -229,6 +230,23 @@ def _registration_types(raw: dict, areas: tuple[str, ...]) -> dict[str, Registra
     if not any(not t.is_guest for t in types.values()):
         raise ConfigError("registration_types: at least one non-guest type is needed")
     return types
+
+
+#: SQLite's ``synchronous`` levels Lanyard offers: ``full`` survives a power cut with every committed
+#: check-in (the default); ``normal`` is faster but may lose the last commits in WAL mode.
+SQLITE_SYNCHRONOUS = ("full", "normal")
+
+
+def _database_synchronous(db_table: dict) -> str:
+    """``[database] sqlite_synchronous``, checked; unknown keys in ``[database]`` are refused."""
+    unknown = set(db_table) - {"url", "sqlite_synchronous"}
+    if unknown:
+        raise ConfigError(f"database.{sorted(unknown)[0]}: unknown key")
+    value = _get(db_table, "sqlite_synchronous", "database", str, "full")
+    if value not in SQLITE_SYNCHRONOUS:
+        raise ConfigError(f"database.sqlite_synchronous: expected one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+                          f"got {value!r}")
+    return value
 
 
 def _health(raw: dict) -> HealthPolicy:
@@ -414,6 +432,7 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
     app_table = _table(raw, "app", required=False)
     db_table = _table(raw, "database", required=False)
     url = os.environ.get("LANYARD_DATABASE_URL") or _get(db_table, "url", "database", str)
+    sqlite_synchronous = _database_synchronous(db_table)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
         url = f"sqlite:///{root / url.removeprefix('sqlite:///')}"
     if url.startswith("postgresql://"):
@@ -444,4 +463,5 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
         languages=languages,
         max_guests=_get(app_table, "max_guests", "app", int, 4),
         session_cookie_secure=_get(app_table, "session_cookie_secure", "app", bool, False),
+        sqlite_synchronous=sqlite_synchronous,
     )

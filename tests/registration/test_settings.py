@@ -51,6 +51,9 @@ def test_the_shipped_config_is_valid():
         ({"desk.refresh_seconds": 0}, "desk.refresh_seconds"),
         ({"desk.colour": "red"}, "desk.colour"),
         ({"app.trusted_proxies": -1}, "app.trusted_proxies"),
+        ({"database.sqlite_synchronous": "off"}, "database.sqlite_synchronous"),
+        ({"database.sqlite_synchronous": 1}, "database.sqlite_synchronous"),
+        ({"database.pool": 5}, "database.pool"),
     ],
 )
 def test_a_bad_key_is_named(tmp_path, change, key, monkeypatch):
