@@ -59,6 +59,20 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = T
     return text
 
 
+def clean_name(value: object, *, field: str, max_length: int, required: bool = True) -> str:
+    """Check a name, title or organisation: :func:`clean_text`, and no leading formula character.
+
+    One rule for the online form, the desk and the import: a spreadsheet opened by an organiser
+    would run a cell that starts with ``= + - @`` (or a tab or carriage return) as a formula.
+
+    :raise LanyardError: ``invalid_field`` naming ``field`` (``problem`` ``formula`` for a formula start).
+    """
+    if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
+        raise LanyardError("invalid_field", f"{field}: must not start with {value.lstrip(' ')[0]!r} (a spreadsheet "
+                           "formula character)", field=field, problem="formula")
+    return clean_text(value, field=field, max_length=max_length, required=required)
+
+
 def clean_email(value: object, *, field: str = "email", required: bool = True) -> str:
     """Validate an email address's syntax (no network lookups) and normalise its domain.
 
