@@ -67,10 +67,15 @@ def clean_name(value: object, *, field: str, max_length: int, required: bool = T
 
     :raise LanyardError: ``invalid_field`` naming ``field`` (``problem`` ``formula`` for a formula start).
     """
-    if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
-        raise LanyardError("invalid_field", f"{field}: must not start with {value.lstrip(' ')[0]!r} (a spreadsheet "
-                           "formula character)", field=field, problem="formula")
-    return clean_text(value, field=field, max_length=max_length, required=required)
+    typed = value.lstrip(" ") if isinstance(value, str) else ""
+    text = clean_text(value, field=field, max_length=max_length, required=required)
+    # The typed value for tab and CR (stripping removes them), the cleaned one for the rest
+    # (a newline or other space before "=" is stripped too, and must not smuggle it in).
+    start = typed[:1] if typed[:1] in ("\t", "\r") else text[:1]
+    if start and start in _FORMULA_START:
+        raise LanyardError("invalid_field", f"{field}: must not start with {start!r} (a spreadsheet formula character)",
+                           field=field, problem="formula")
+    return text
 
 
 def clean_email(value: object, *, field: str = "email", required: bool = True) -> str:

@@ -209,6 +209,7 @@ NASTY = [
     ("tab organisation", {"organization": "\t=1+1"}, "organization", "cannot start with"),
     ("carriage return title", {"title": "\r=1+1"}, "title", "cannot start with"),
     ("space then formula", {"first_name": "  =1+1"}, "first_name", "cannot start with"),
+    ("newline then formula", {"first_name": "\n=1+1"}, "first_name", "cannot start with"),
     ("guest formula", {"guests": [{"first_name": "=cmd|' /C calc'!A0", "last_name": "X",
                                    "health_method": "vaccinated"}]}, "guests-0-first_name", "cannot start with"),
 ]
