@@ -269,6 +269,21 @@ def test_a_registered_email_gets_the_same_answer_as_a_new_one(app, make_registra
     assert db.session.execute(sa.select(sa.func.count(Registration.id))).scalar() == 2  # Grace once, Ada
 
 
+def test_both_answers_take_at_least_the_same_floor(app, make_registration, monkeypatch):
+    """The time must not tell either: both answers wait out one floor (a lower bound only: no timed race)."""
+    from registration import views
+
+    slept = []
+    monkeypatch.setattr(views.time, "sleep", slept.append)
+    make_registration(email="grace@example.org")
+    for email in ("grace@example.org", "ada@example.org"):
+        g.pop("csrf_token", None)
+        client = app.test_client()
+        assert client.post("/register", data=form_data(csrf_token(client), email=email)).status_code == 303
+    assert len(slept) == 2
+    assert all(0 < seconds <= views.ANSWER_FLOOR_SECONDS for seconds in slept)
+
+
 def test_the_registered_person_is_mailed_a_new_private_link_instead(app, make_registration, tmp_path):
     issued = make_registration(first_name="Grace", last_name="Hopper", email="grace@example.org")[0]
     old_hash, old_code_hash = issued.registration.manage_hash, issued.registration.code_hash
