@@ -90,7 +90,7 @@ def import_command(file, dry_run, send_confirmations):
             raise click.ClickException(error.detail) from None
         for row_error in report.errors:
             click.echo(str(row_error))
-        click.echo(f"{len(report.errors)} of {report.rows} rows are bad; nothing was imported.", err=True)
+        click.echo(report.refused(), err=True)
         sys.exit(1)
     except SQLAlchemyError as exc:  # a row that passed every check refused by the database itself
         db.session.rollback()
@@ -98,11 +98,10 @@ def import_command(file, dry_run, send_confirmations):
         raise click.ClickException(f"the database refused the import ({why}); nothing was imported") from None
     if dry_run:
         db.session.rollback()
-        click.echo(f"{report.rows} rows checked; all good. Nothing was imported (dry run).")
+        click.echo(report.checked())
         return
     db.session.commit()
-    click.echo(f"Imported {report.imported} registrations ({report.full} full, {report.guests} guests) "
-               f"and {report.health_records} health records.")
+    click.echo(report.summary())
     if send_confirmations:
         with click.progressbar(length=len(report.codes), label="Sending confirmations", file=sys.stderr) as bar:
             failures = deliver(issued_for(report), settings, progress=bar.update)

@@ -9,7 +9,7 @@ import smtplib
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import qrcode
@@ -18,6 +18,7 @@ from flask import render_template
 from flask_babel import force_locale, gettext as _
 
 from .codes import format_for_humans
+from .models import utcnow
 from .settings import MailSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def build_confirmation(issued, settings: Settings) -> EmailMessage:
         context = dict(
             registration=registration,
             rtype=rtype,
-            pass_label=(rtype.label_es if language == "es" and rtype.label_es else rtype.label),
+            pass_label=rtype.label_for(language),
             event=settings.event,
             code=issued.code,
             code_for_humans=format_for_humans(issued.code),
@@ -59,15 +60,70 @@ def build_confirmation(issued, settings: Settings) -> EmailMessage:
         subject = _("Your badge QR code for %(event)s", event=settings.event.name)
         text = render_template("mail/confirmation.txt", **context)
         html = render_template("mail/confirmation.html", **context)
+    message = _message(settings, to=registration.email, subject=subject, text=text, html=html)
+    message.get_payload()[1].add_related(qr_png(issued.code), "image", "png", cid=cid, filename="badge-qr.png")
+    return message
+
+
+def build_reminder(reminder, settings: Settings) -> EmailMessage:
+    """Build the "you are already registered" email: sent instead of telling the form that the email is taken."""
+    registration = reminder.registration
+    rtype = settings.registration_types.get(registration.type_name)
+    language = registration.language if registration.language in settings.languages else "en"
+    with force_locale(language):
+        context = dict(
+            registration=registration,
+            pass_label=rtype.label_for(language) if rtype else registration.type_name,
+            event=settings.event,
+            manage_url=f"{settings.base_url}/r/{reminder.manage_code}",
+        )
+        subject = _("You are already registered for %(event)s", event=settings.event.name)
+        text = render_template("mail/already_registered.txt", **context)
+        html = render_template("mail/already_registered.html", **context)
+    return _message(settings, to=registration.email, subject=subject, text=text, html=html)
+
+
+def _message(settings: Settings, *, to: str, subject: str, text: str, html: str) -> EmailMessage:
+    """A plain-text and HTML message with the headers every Lanyard email carries."""
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings.mail.sender
-    message["To"] = registration.email
-    message["Message-ID"] = make_msgid(domain="lanyard.invalid")
+    message["To"] = to
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=_sender_domain(settings))
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    message.get_payload()[1].add_related(qr_png(issued.code), "image", "png", cid=cid, filename="badge-qr.png")
     return message
+
+
+def _sender_domain(settings: Settings) -> str:
+    """The domain of the sender's address (a Message-ID should name a domain the sender controls)."""
+    address = settings.mail.sender.rpartition("<")[2].rstrip(">").strip()
+    domain = address.rpartition("@")[2]
+    return domain if "@" in address and domain else "lanyard.invalid"
+
+
+def deliver_reminders(reminders: Iterable, settings: Settings) -> list[tuple[object, str]]:
+    """Send each "already registered" email with no transaction open; returns ``(reminder, error)`` for failures.
+
+    Call it after the commit that stored the new links: the messages are built (that reads the
+    database), the read transaction is ended, then they go out.
+    """
+    from .extensions import db
+
+    messages = [(reminder, reminder.registration.id, build_reminder(reminder, settings)) for reminder in reminders]
+    if not messages:
+        return []
+    db.session.commit()  # ends the read transaction; nothing is dirty, so nothing is written
+    failures = []
+    with Mailer(settings.mail) as mailer:
+        for reminder, registration_id, message in messages:
+            try:
+                mailer.send(message)
+            except MailError as exc:
+                log.warning("reminder for registration %s not sent: %s", registration_id, exc)
+                failures.append((reminder, str(exc)))
+    return failures
 
 
 class Mailer:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from .audit import Actor, record
 from .codes import digests_match, new_code, parse_code
@@ -17,9 +18,10 @@ from .health import METHODS, STATES, expiry_for
 from .models import Event, HealthRecord, Registration, utcnow
 from .settings import EventSettings, Settings
 from .search import code_prefix, index_registration
-from .text import clean_email, clean_text, email_key, fold
+from .text import clean_email, clean_name, clean_text, email_key, fold
 
 NAME_MAX = 100
+TESTS = ("negative_test", "onsite_test")  # methods whose clearance runs out a fixed time after the test
 ORG_MAX = 150
 
 
@@ -104,14 +106,14 @@ def clean_person(person: PersonInput, settings: Settings, *, email_required: boo
 
     :raise LanyardError: ``invalid_field`` (naming the field) or ``unknown_type``.
     """
-    first = clean_text(person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
-    last = clean_text(person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
+    first = clean_name(person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
+    last = clean_name(person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
     for name, value in (("first_name", first), ("last_name", last)):
         # The folded search key must fit its column too, and folding can lengthen a name (ß → ss, ﬃ → ffi).
         if len(fold(value)) > NAME_MAX:
             raise LanyardError("invalid_field", f"{prefix}{name}: at most {NAME_MAX} characters",
                                field=prefix + name, problem="too_long")
-    badge = clean_text(person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
+    badge = clean_name(person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
     if person.type_name not in settings.registration_types:
         raise LanyardError("unknown_type", f"{prefix}registration_type: unknown type {person.type_name!r}",
                            field=prefix + "registration_type")
@@ -119,8 +121,8 @@ def clean_person(person: PersonInput, settings: Settings, *, email_required: boo
         first_name=first,
         last_name=last,
         badge_name=badge or f"{first} {last}"[:NAME_MAX],
-        title=clean_text(person.title, field=prefix + "title", max_length=ORG_MAX, required=False),
-        organization=clean_text(person.organization, field=prefix + "organization", max_length=ORG_MAX, required=False),
+        title=clean_name(person.title, field=prefix + "title", max_length=ORG_MAX, required=False),
+        organization=clean_name(person.organization, field=prefix + "organization", max_length=ORG_MAX, required=False),
         email=clean_email(person.email, field=prefix + "email", required=email_required),
         type_name=person.type_name,
     )
@@ -146,6 +148,11 @@ def clean_health(health: HealthInput | None, *, prefix: str = "") -> HealthInput
         if health.test_taken_at > utcnow():
             raise LanyardError("invalid_field", f"{prefix}test_taken_at: in the future",
                                field=prefix + "test_taken_at")
+    elif health.state == "verified" and health.method in TESTS:
+        # A verified test clears only for its validity window after it was taken: without the time
+        # there is nothing to count from.
+        raise LanyardError("invalid_field", f"{prefix}test_taken_at: required for a verified {health.method}",
+                           field=prefix + "test_taken_at", problem="required")
     return health
 
 
@@ -254,6 +261,89 @@ def register(
     return issued
 
 
+@dataclass(frozen=True)
+class Reminder:
+    """An existing registration and its fresh private link, for the "you are already registered" message."""
+
+    registration: Registration
+    manage_code: str
+
+
+@dataclass(frozen=True)
+class OnlineOutcome:
+    """What the public form did: new registrations, and reminders to people already registered."""
+
+    issued: list[Issued]
+    reminders: list[Reminder]
+    people: list[CleanPerson]  # everyone the form named, as cleaned: the same answer whichever way it went
+
+
+def registered_with(event: Event, email: str) -> Registration | None:
+    """The registration at ``event`` whose own email is ``email`` (any letter case), if any."""
+    return db.session.execute(
+        db.select(Registration).filter_by(event_id=event.id, email_key=email_key(email)).limit(1)
+    ).scalar_one_or_none()
+
+
+def register_online(
+    event: Event,
+    person: PersonInput,
+    *,
+    settings: Settings,
+    actor: Actor,
+    health: HealthInput | None = None,
+    guests: Sequence[tuple[PersonInput, HealthInput | None]] = (),
+    language: str = "en",
+) -> OnlineOutcome:
+    """Register from the public form without telling anyone whether an email is already registered.
+
+    A person whose email is registered already is not registered again: their registration gets a new
+    private link (the old one stops working; the QR code is kept) to be mailed to them. When that is the
+    full registrant, nobody on the form is registered (guests are added through the registrant's own
+    link or at the desk, never by whoever knows their email).
+
+    :raise LanyardError: ``invalid_field``, ``unknown_type``, ``host_required``, ``duplicate_email`` (the same
+        email twice on one form: the person typing sees only what they typed).
+    """
+    host = clean_person(person, settings)
+    cleaned = [clean_person(g, settings, email_required=False, prefix=f"guests-{i}-") for i, (g, _h) in enumerate(guests)]
+    seen = {email_key(host.email)}
+    for index, clean in enumerate(cleaned):
+        if clean.email:
+            if email_key(clean.email) in seen:
+                raise LanyardError("duplicate_email", f"guests-{index}-email: used twice in this registration",
+                                   field=f"guests-{index}-email")
+            seen.add(email_key(clean.email))
+    existing = registered_with(event, host.email)
+    if existing is not None:
+        return OnlineOutcome(issued=[], reminders=[reissue_manage_link(existing, actor=actor)], people=[host, *cleaned])
+    reminders, new_guests = [], []
+    for guest, clean in zip(guests, cleaned):
+        found = registered_with(event, clean.email) if clean.email else None
+        if found is None:
+            new_guests.append(guest)
+        elif all(r.registration is not found for r in reminders):
+            reminders.append(reissue_manage_link(found, actor=actor))
+    issued = register(event, person, settings=settings, actor=actor, health=health, guests=new_guests,
+                      language=language, source="online")
+    return OnlineOutcome(issued=issued, reminders=reminders, people=[host, *cleaned])
+
+
+def reissue_manage_link(registration: Registration, *, actor: Actor) -> Reminder:
+    """Give a registration a new private manage link; the old link stops working, the QR code does not."""
+    manage_code = new_code("manage")
+    registration.manage_hash = parse_code(manage_code).digest
+    db.session.flush()
+    record(actor, "registration.manage_link", registration)
+    return Reminder(registration, manage_code)
+
+
+def manage_link_expired(event: Event, now: datetime) -> bool:
+    """Whether private manage links of ``event`` stopped working: the day after it ends, in its time zone."""
+    closes = datetime.combine(event.ends_on + timedelta(days=1), time(), tzinfo=ZoneInfo(event.timezone))
+    return now >= closes
+
+
 def register_guest(event: Event, host: Registration, guest: PersonInput, *, settings: Settings, actor: Actor,
                    health: HealthInput | None = None, language: str = "en", source: str = "desk") -> Issued:
     """Register one more guest of an existing full registrant (the desk's walk-up guest).
@@ -302,7 +392,7 @@ def change_badge_name(registration: Registration, badge_name: str, *, actor: Act
     """
     if registration.is_cancelled:
         raise LanyardError("registration_cancelled")
-    new = clean_text(badge_name, field="badge_name", max_length=NAME_MAX)
+    new = clean_name(badge_name, field="badge_name", max_length=NAME_MAX)
     old = registration.badge_name
     if new != old:
         registration.badge_name = new

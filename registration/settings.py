@@ -55,6 +55,10 @@ class RegistrationTypeSettings:
     is_guest: bool
     label_es: str = ""
 
+    def label_for(self, language: str) -> str:
+        """The pass's label in ``language`` (English when there is no translation)."""
+        return self.label_es if language == "es" and self.label_es else self.label
+
 
 @dataclass(frozen=True)
 class HealthPolicy:
@@ -132,6 +136,8 @@ class Settings:
     max_guests: int = 4
     session_cookie_secure: bool = False
     sqlite_synchronous: str = "full"
+    registrations_per_client: int = 30
+    registration_window_minutes: int = 60
 
     @property
     def full_types(self) -> list[str]:
@@ -464,4 +470,13 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
         max_guests=_get(app_table, "max_guests", "app", int, 4),
         session_cookie_secure=_get(app_table, "session_cookie_secure", "app", bool, False),
         sqlite_synchronous=sqlite_synchronous,
+        registrations_per_client=_positive(app_table, "registrations_per_client", 30),
+        registration_window_minutes=_positive(app_table, "registration_window_minutes", 60),
     )
+
+
+def _positive(app_table: dict, key: str, default: int) -> int:
+    value = _get(app_table, key, "app", int, default)
+    if value < 1:
+        raise ConfigError(f"app.{key}: must be at least 1")
+    return value

@@ -59,6 +59,25 @@ def clean_text(value: object, *, field: str, max_length: int, required: bool = T
     return text
 
 
+def clean_name(value: object, *, field: str, max_length: int, required: bool = True) -> str:
+    """Check a name, title or organisation: :func:`clean_text`, and no leading formula character.
+
+    One rule for the online form, the desk and the import: a spreadsheet opened by an organiser
+    would run a cell that starts with ``= + - @`` (or a tab or carriage return) as a formula.
+
+    :raise LanyardError: ``invalid_field`` naming ``field`` (``problem`` ``formula`` for a formula start).
+    """
+    typed = value.lstrip(" ") if isinstance(value, str) else ""
+    text = clean_text(value, field=field, max_length=max_length, required=required)
+    # The typed value for tab and CR (stripping removes them), the cleaned one for the rest
+    # (a newline or other space before "=" is stripped too, and must not smuggle it in).
+    start = typed[:1] if typed[:1] in ("\t", "\r") else text[:1]
+    if start and start in _FORMULA_START:
+        raise LanyardError("invalid_field", f"{field}: must not start with {start!r} (a spreadsheet formula character)",
+                           field=field, problem="formula")
+    return text
+
+
 def clean_email(value: object, *, field: str = "email", required: bool = True) -> str:
     """Validate an email address's syntax (no network lookups) and normalise its domain.
 

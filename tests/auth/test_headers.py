@@ -47,7 +47,7 @@ def visits(app, desk_world, make_registration, kiosk_browser, admin_browser):
     return {
         "register": lambda: anonymous.get("/register"),
         "login": lambda: anonymous.get("/login"),
-        "manage": lambda: anonymous.get(f"/r/{manage_code}"),
+        "manage": lambda: anonymous.get(f"/r/{manage_code}", follow_redirects=True),
         "kiosk": lambda: kiosk_browser.get("/kiosk/"),
         **{name: visit for name, visit in _desk_visits(admin_browser, registration_id, waiting_id).items()},
     }

@@ -32,7 +32,7 @@ PRINCIPALS = ("anonymous", "kiosk_token", "kiosk_browser", "door_session", "door
 #: Endpoints that end the asking browser's session: walked last, so nothing after them is asked signed out.
 SESSION_ENDING = {"auth.logout"}
 #: Public pages whose own answer is a 403 (they explain a refusal; they are not one).
-OWN_403 = {"kiosk.unenrolled"}
+OWN_403 = {"kiosk.unenrolled", "registration.manage", "registration.resend"}  # 403: no manage-link session
 #: Harmless values for string arguments of routes (unknown ones get "harmless").
 STRINGS = {"filename": "harmless.txt"}
 _ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")

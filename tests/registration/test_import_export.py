@@ -37,7 +37,7 @@ def count(model=Registration):
 def test_import_creates_registrations_guests_and_health_records(runner, tmp_path):
     result = runner.invoke(args=["import", str(write_csv(tmp_path, GOOD, bom=True))])
     assert result.exit_code == 0, result.output
-    assert "Imported 4 registrations (3 full, 1 guests) and 3 health records." in result.output
+    assert "Imported 4 registrations (3 full, 1 guest) and 3 health records." in result.output
     assert count() == 4 and count(HealthRecord) == 3
     guest = db.session.execute(sa.select(Registration).filter_by(first_name="Annabella")).scalar_one()
     assert guest.host.email == "ada@example.org"
@@ -87,6 +87,31 @@ BAD_ROWS = [
     ("state without method", "No,Method,,nm@example.org,,,full,,,verified,", "health_method"),
     ("too many fields", "Too,Many,,tm@example.org,,,full,,,,,extra", "more fields"),
     ("full with host", "Has,Host,,hh@example.org,,,full,ada@example.org,,,", "only guests"),
+    ("verified negative test without its time", "Neg,Test,,nt@example.org,,,full,,negative_test,verified,",
+     "test_taken_at: required for a verified negative_test"),
+    ("verified on-site test without its time", "On,Site,,os@example.org,,,full,,onsite_test,verified,",
+     "test_taken_at: required for a verified onsite_test"),
+    ("verified negative test, blank time", "Neg,Blank,,nb@example.org,,,full,,Negative_Test, Verified ,   ",
+     "test_taken_at: required"),
+    ("formula first name", '"=HYPERLINK(""http://evil"",""x"")",Smith,,f1@example.org,,,full,,,,',
+     "first_name: must not start with '='"),
+    ("plus last name", "Ada,+1+2,,f2@example.org,,,full,,,,", "last_name: must not start with '+'"),
+    ("minus badge name", "Ada,Smith,-2+3,f3@example.org,,,full,,,,", "badge_name: must not start with '-'"),
+    ("at title", "Ada,Smith,,f4@example.org,@SUM(A1),,full,,,,", "title: must not start with '@'"),
+    ("formula organisation", "Ada,Smith,,f5@example.org,,=cmd|' /C calc'!A0,full,,,,", "organization: must not"),
+    ("tab then formula", "\t=1+1,Smith,,f6@example.org,,,full,,,,", "first_name: must not start with '\\t'"),
+    ("carriage return then formula", '"\r=1+1",Smith,,f7@example.org,,,full,,,,', "first_name: must not start with"),
+    ("spaces then formula", "  =1+1,Smith,,f8@example.org,,,full,,,,", "first_name: must not start with '='"),
+    ("newline then formula", '"\n=1+1",Smith,,f9@example.org,,,full,,,,', "first_name: must not start with '='"),
+    ("no-break space then formula", "\u00a0=1+1,Smith,,f10@example.org,,,full,,,,", "first_name: must not start"),
+    ("guest formula", "=1+1,Guest,,,,,guest,ada@example.org,,,", "first_name: must not start with '='"),
+    ("all empty", ",,,,,,,,,,", "registration_type: unknown type"),
+    ("only a type", ",,,,,,full,,,,", "first_name: required"),
+    ("NUL byte", "Nul\x00,Byte,,nul@example.org,,,full,,,,", "not allowed"),
+    ("escape sequence", "Esc\x1b[31m,Seq,,esc@example.org,,,full,,,,", "not allowed"),
+    ("line separator", "Line\u2028Sep,X,,ls@example.org,,,full,,,,", "not allowed"),
+    ("huge email", "Huge,Mail,," + "m" * 990 + "@example.org,,,full,,,,", "at most 1000"),
+    ("huge badge name", "Huge,Badge," + "b" * 101 + ",hb@example.org,,,full,,,,", "badge_name: at most 100"),
 ]
 
 
@@ -99,6 +124,67 @@ def test_dry_run_reports_the_bad_row_by_line_and_changes_nothing(runner, tmp_pat
     assert len(lines) == 1, result.output
     assert lines[0].startswith("line 4: ") and reason in lines[0], lines
     assert count() == 0
+
+
+GOOD_ROWS = [
+    ("greek", "Σωκράτης,Παπαδόπουλος,,g@example.org,,Αθήνα,full,,,,", "Σωκράτης"),
+    ("cyrillic", "Дмитрий,Иванов,,c@example.org,,,full,,,,", "Дмитрий"),
+    ("han", "小龍,李,,h@example.org,,,full,,,,", "小龍"),
+    ("arabic", "محمد,عبد الله,,a@example.org,,,full,,,,", "محمد"),
+    ("persian with ZWNJ", "می\u200cخواهم,X,,p@example.org,,,full,,,,", "می\u200cخواهم"),
+    ("hyphen and apostrophe inside", "Anne-Marie,O'Brien-Smith,,am@example.org,,,full,,,,", "Anne-Marie"),
+    ("formula characters inside", "Ada,Smith,Ada = Queen,eq@example.org,,5th Ward + Co,full,,,,", "Ada"),
+    ("100 characters", "n" * 100 + ",Long,,n@example.org,,,full,,,,", "n" * 100),
+    ("verified negative test with its time", "Neg,Ok,,ok@example.org,,,full,,negative_test,verified,2026-11-20T08:30",
+     "Neg"),
+    ("attested negative test without a time", "Neg,Later,,later@example.org,,,full,,negative_test,attested,", "Neg"),
+]
+
+
+@pytest.mark.parametrize("label, row, first_name", GOOD_ROWS, ids=[g[0] for g in GOOD_ROWS])
+def test_names_in_any_script_and_harmless_symbols_are_imported(runner, tmp_path, label, row, first_name):
+    result = runner.invoke(args=["import", str(write_csv(tmp_path, [row]))])
+    assert result.exit_code == 0, result.output
+    assert db.session.execute(sa.select(Registration.first_name)).scalar_one() == first_name
+
+
+@pytest.mark.parametrize("rows, summary", [
+    ([GOOD[0]], "Imported 1 registration (1 full, 0 guests) and 1 health record."),
+    (GOOD[:3], "Imported 3 registrations (2 full, 1 guest) and 3 health records."),
+    ([GOOD[3]], "Imported 1 registration (1 full, 0 guests) and 0 health records."),
+])
+def test_the_summary_counts_in_the_right_plural(runner, tmp_path, rows, summary):
+    result = runner.invoke(args=["import", str(write_csv(tmp_path, rows))])
+    assert result.exit_code == 0, result.output
+    assert summary in result.output
+
+
+def test_dry_run_summaries_count_in_the_right_plural(runner, tmp_path):
+    result = runner.invoke(args=["import", "--dry-run", str(write_csv(tmp_path, [GOOD[0]], name="one.csv"))])
+    assert "1 row checked; all good." in result.output
+    result = runner.invoke(args=["import", "--dry-run", str(write_csv(tmp_path, ["Bad,Email,,nope,,,full,,,,"],
+                                                                      name="bad.csv"))])
+    assert "1 of 1 row is bad; nothing was imported." in result.output
+    result = runner.invoke(args=["import", "--dry-run", str(write_csv(tmp_path, [GOOD[0], "B,E,,no,,,full,,,,",
+                                                                                 "C,E,,no2,,,full,,,,"],
+                                                                      name="two.csv"))])
+    assert "2 of 3 rows are bad; nothing was imported." in result.output
+
+
+def test_online_form_and_import_refuse_the_same_names():
+    """One validator for both: each formula the import refuses, the form's validator refuses for the same reason."""
+    from registration.errors import LanyardError
+    from registration.text import clean_name
+
+    formulas = [(label, row, reason) for label, row, reason in BAD_ROWS if "must not start" in reason]
+    assert len(formulas) >= 10
+    for label, row, reason in formulas:
+        field = reason.split(":")[0]
+        value = next(csv.DictReader(io.StringIO(HEADER + "\n" + row, newline="")))[field]
+        with pytest.raises(LanyardError) as refused:
+            clean_name(value, field=field, max_length=1000)
+        assert refused.value.extra["problem"] == "formula", label
+        assert reason in refused.value.detail, label
 
 
 def test_dry_run_lists_every_bad_row(runner, tmp_path):
@@ -154,8 +240,11 @@ def test_names_are_nfc_normalised(runner, tmp_path):
 
 @pytest.mark.parametrize("payload", ["=HYPERLINK(\"http://evil\")", "+1+2", "-2+3", "@SUM(A1)"])
 def test_export_neutralises_spreadsheet_formulas(runner, tmp_path, payload):
-    row = f"Ada,Lovelace,,ada@example.org,,\"{payload.replace(chr(34), chr(34) * 2)}\",full,,,,"
+    # Imports and forms refuse such values now; rows stored before that rule must still export safely.
+    row = "Ada,Lovelace,,ada@example.org,,City,full,,,,"
     assert runner.invoke(args=["import", str(write_csv(tmp_path, [row]))]).exit_code == 0
+    db.session.execute(sa.update(Registration).values(organization=payload))
+    db.session.commit()
     out = tmp_path / "export.csv"
     result = runner.invoke(args=["export", "--output", str(out)])
     assert result.exit_code == 0, result.output

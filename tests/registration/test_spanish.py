@@ -1,0 +1,150 @@
+"""Spanish pages and mail: translated text, the Spanish pass labels, dates through Flask-Babel, one word for badge."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import g
+
+from tests.helpers import read_outbox
+
+CATALOG = Path(__file__).resolve().parents[2] / "registration" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def token_of(html: str, prefix: str = "") -> str:
+    return re.search(rf'name="{prefix}csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def fresh_browser():
+    """Forget what the test's app context (shared by its requests) cached for the previous browser.
+
+    Flask-WTF keeps the signed CSRF token and Flask-Babel the chosen locale in g; in production each
+    request has a g of its own.
+    """
+    g.pop("csrf_token", None)
+    g.pop("_flask_babel", None)
+
+
+@pytest.fixture
+def spanish(app):
+    """A fresh browser that chose Spanish."""
+
+    def make():
+        fresh_browser()
+        client = app.test_client()
+        client.get("/register?lang=es")
+        return client
+
+    return make
+
+
+def _register(client, *, guest=True):
+    token = token_of(client.get("/register").get_data(as_text=True))
+    data = {"csrf_token": token, "first_name": "María José", "last_name": "Rodríguez", "email": "mj@example.org",
+            "health_method": "vaccinated", "submit": "Inscribirse"}
+    if guest:
+        data.update({"guests-0-first_name": "Zoë", "guests-0-last_name": "Núñez",
+                     "guests-0-health_method": "vaccinated"})
+    return client.post("/register", data=data, follow_redirects=True)
+
+
+def test_the_header_date_is_formatted_for_the_language(spanish, app):
+    assert "15 sept 2027 – 17 sept 2027" in text_of(spanish().get("/register").get_data(as_text=True))
+    fresh_browser()
+    assert "Sep 15, 2027 – Sep 17, 2027" in text_of(app.test_client().get("/register?lang=en").get_data(as_text=True))
+
+
+def test_the_confirmation_page_is_spanish_with_spanish_pass_labels(spanish):
+    response = _register(spanish())
+    assert response.status_code == 200
+    page = text_of(response.get_data(as_text=True))
+    assert "Gracias por inscribirse" in page
+    assert "Revise su correo: le enviamos un mensaje a mj@example.org" in page
+    assert "Conferencia completa" in page and "Invitado — Expo y recepciones" in page
+    assert "Full conference" not in page and "Guest — Expo" not in page
+    assert "15 sept 2027" in page
+
+
+def test_the_confirmation_email_is_spanish(spanish, tmp_path):
+    _register(spanish())
+    messages = read_outbox(tmp_path / "outbox")
+    assert len(messages) == 2
+    for message in messages:
+        body = message.get_body(("plain",)).get_content()
+        assert "gafete" in body and "credencial" not in body
+        assert "Conferencia completa" in body or "Invitado — Expo y recepciones" in body
+
+
+def test_the_already_registered_email_is_in_the_registrants_language(spanish, tmp_path):
+    _register(spanish())
+    for path in (tmp_path / "outbox").glob("*.eml"):
+        path.unlink()
+    _register(spanish(), guest=False)
+    messages = read_outbox(tmp_path / "outbox")
+    assert [m["Subject"] for m in messages] == ["Ya está inscrito/a en Annual Conference and Expo"]
+    body = messages[0].get_body(("plain",)).get_content()
+    assert "Conferencia completa" in body and "gafete" in body and "Si no fue usted" in body
+
+
+def test_the_manage_page_is_spanish_with_the_spanish_pass_label(spanish, tmp_path):
+    client = spanish()
+    _register(client)
+    link = re.search(r"http://lanyard\.test(/r/\S+)", read_outbox(tmp_path / "outbox")[0]
+                     .get_body(("plain",)).get_content()).group(1)
+    assert client.get(link).status_code == 303
+    page = text_of(client.get("/manage").get_data(as_text=True))
+    assert "Su inscripción" in page
+    assert "Conferencia completa" in page or "Invitado — Expo y recepciones" in page
+    assert "Full conference" not in page and "Guest — Expo" not in page
+    assert "Nombre en el gafete" in page and "15 sept 2027" in page
+
+
+def test_the_closed_manage_page_is_spanish(spanish):
+    response = spanish().get("/r/LYM1-NOT-A-CODE")
+    assert response.status_code == 404
+    assert "Este enlace no funciona" in text_of(response.get_data(as_text=True))
+
+
+def test_the_sign_in_page_is_spanish(spanish):
+    client = spanish()
+    html = client.get("/login").get_data(as_text=True)
+    page = text_of(html)
+    assert "Acceso del personal" in page and "Correo electrónico" in page and "Contraseña" in page
+    assert "Entrar" in page and "15 sept 2027" in page
+    assert "Password" not in page and "Sign in" not in page
+    response = client.post("/login", data={"csrf_token": token_of(html), "email": "", "password": ""})
+    assert response.status_code == 400
+    assert "Este campo es obligatorio." in text_of(response.get_data(as_text=True))
+    response = client.post("/login", data={"csrf_token": token_of(html), "email": "x@example.org", "password": "no"})
+    assert response.status_code == 401
+    assert "El correo o la contraseña no son correctos." in text_of(response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("first_name", "=1+1", "No puede empezar por =, +, - ni @."),
+    ("badge_name", "María 🎉", "emoji"),
+    ("email", "no-es-correo", "correo"),
+])
+def test_form_errors_are_spanish(spanish, field, value, message):
+    client = spanish()
+    token = token_of(client.get("/register").get_data(as_text=True))
+    data = {"csrf_token": token, "first_name": "María", "last_name": "Ruiz", "email": "mr@example.org",
+            "health_method": "vaccinated", "submit": "Inscribirse", field: value}
+    response = client.post("/register", data=data)
+    assert response.status_code in (400, 422)
+    page = text_of(response.get_data(as_text=True))
+    assert "Corrija los campos marcados abajo." in page or message in page
+    assert re.search(re.escape(message), page, flags=re.I), page
+
+
+def test_the_catalog_says_gafete_never_credencial():
+    text = CATALOG.read_text(encoding="utf-8")
+    msgstrs = " ".join(re.findall(r'msgstr[^\n]*\n(?:"[^\n]*"\n)*', text))
+    assert "credencial" not in msgstrs.lower()
+    assert "gafete" in msgstrs
