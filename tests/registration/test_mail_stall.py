@@ -144,8 +144,9 @@ def test_kiosk_checks_in_while_the_registration_confirmations_wait_for_a_slow_ma
     registering = {}
 
     def register_with_guests():
-        client = app.test_client()
-        registering["response"] = client.post("/register", data=form_data(csrf_token(client), guests=GUESTS))
+        with app.app_context():  # the thread's own context, as a server thread would have
+            client = app.test_client()
+            registering["response"] = client.post("/register", data=form_data(csrf_token(client), guests=GUESTS))
 
     thread = threading.Thread(target=register_with_guests)
     thread.start()
@@ -156,8 +157,7 @@ def test_kiosk_checks_in_while_the_registration_confirmations_wait_for_a_slow_ma
         thread.join(WAIT)
     _report("registration with two guests", latencies)
     response = registering["response"]
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert "could not send" not in response.get_data(as_text=True)
+    assert response.status_code == 303, response.get_data(as_text=True)  # on to the confirmation page
     assert len(handler.received) == 3
     db.session.rollback()  # a fresh look at what the registration's request committed
     sent = db.session.execute(sa.select(sa.func.count()).select_from(Registration)
