@@ -120,6 +120,26 @@ def test_outcome_unknown_after_bytes_went_out_waits_for_staff(queue_job, work, l
     assert load_job(queued.id).state == "printed"
 
 
+def test_paper_out_reported_after_the_bytes_went_out_is_never_resent(queue_job, work, load_job, emulators,
+                                                                     desk_cases):
+    emulator = emulators["kiosk-2"]
+    queued, behind = queue_job("kiosk-2"), queue_job("kiosk-2")
+    emulator.set_fault("paper_out_after")  # ready before the job; out of paper once the job is in
+    work()
+    job = load_job(queued.id)
+    assert (job.state, job.error_code) == ("needs_decision", "print_unconfirmed")
+    assert job.last_error.startswith("paper_out: ")
+    assert desk_cases() == [("print_unconfirmed", queued.id)]
+    assert qr_codes(emulator.wait_for_jobs(1)) == [queued.code]  # its bytes went out: it may be on the tray
+    assert (load_job(behind.id).state, load_job(behind.id).error_code) == ("held", "paper_out")
+    emulator.set_fault(None)  # the roll is changed
+    work(now=later(10))
+    assert load_job(behind.id).state == "printed"  # the job behind it waited for paper, then printed
+    work(now=later(3600))
+    assert load_job(queued.id).state == "needs_decision"  # still waiting for staff, however long it waits
+    assert qr_codes(emulator.jobs) == [queued.code, behind.code]  # the stale badge was not sent a second time
+
+
 def test_jobs_behind_a_faulty_printer_wait_with_it_and_print_in_order(queue_job, work, load_job, emulators):
     emulator = emulators["kiosk-2"]
     emulator.set_fault("paper_out")
