@@ -11,7 +11,7 @@ from registration.codes import hash_code
 from registration.extensions import db
 from registration.models import AuditEvent, utcnow
 from registration.printing.models import Badge, PrintJob
-from registration.printing.services import claim_next_job, lease_seconds, retry_job
+from registration.printing.services import LEASE_SECONDS, claim_next_job, retry_job
 from registration.audit import Actor
 from tests.helpers import decode_qr
 
@@ -212,7 +212,7 @@ def test_stale_sending_job_goes_to_staff_not_back_to_the_printer(queue_job, work
     claim = claim_next_job("kiosk-1", worker_id="crashed-worker", now=utcnow())
     db.session.commit()
     assert claim.id == queued.id
-    lease = timedelta(seconds=lease_seconds(settings.printers["kiosk-1"]))
+    lease = timedelta(seconds=LEASE_SECONDS)
     assert work(now=claim.claimed_at + lease - timedelta(seconds=1)) == 0
     assert load_job(queued.id).state == "sending"
     assert work(now=claim.claimed_at + lease + timedelta(seconds=1)) == 1
@@ -228,11 +228,11 @@ def test_a_printer_leased_by_another_worker_is_left_alone(queue_job, work, load_
     queued = queue_job("kiosk-1")
     ensure_printer_state("kiosk-1")
     assert acquire_printer_lease("kiosk-1", worker_id="other", now=utcnow(),
-                                 seconds=lease_seconds(settings.printers["kiosk-1"]))
+                                 seconds=LEASE_SECONDS)
     db.session.commit()
     assert work(worker_id="me") == 0
     assert load_job(queued.id).state == "queued"
-    assert work(worker_id="me", now=later(lease_seconds(settings.printers["kiosk-1"]) + 1)) == 1
+    assert work(worker_id="me", now=later(LEASE_SECONDS + 1)) == 1
     assert load_job(queued.id).state == "printed"
 
 
