@@ -328,3 +328,14 @@ def test_save_writes_each_badge_as_a_private_png(tmp_path, badge):
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
     with Image.open(files[0]) as saved:
         assert saved.size == jobs[0].images[0].size and decode(saved) == [CODE]
+
+
+def test_every_fault_is_documented_in_the_readme():
+    from pathlib import Path
+
+    from printers.emulator import FAULTS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    printers_section = readme[readme.index("## Printers"):readme.index("## Print queue")]
+    missing = [fault for fault in FAULTS if f"| `{fault}` |" not in printers_section]
+    assert not missing, f"emulator faults missing from the README's fault table: {missing}"
