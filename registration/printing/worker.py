@@ -100,9 +100,6 @@ class LeaseKeeper:
         self.worker_id = worker_id
         self.clock = clock
         self.on_lost = on_lost
-        self.lost = False
-        #: Renewals committed (the tests read it).
-        self.renewals = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"lease-keeper:{printer_name}")
 
@@ -134,7 +131,6 @@ class LeaseKeeper:
                     if not renewed:
                         self._lose()
                         return
-                    self.renewals += 1
                     good_until = asked + LEASE_SECONDS
             finally:
                 db.session.remove()
@@ -142,7 +138,6 @@ class LeaseKeeper:
     def _lose(self) -> None:
         log.error("print worker %s: lost the lease of printer %s mid-job: cutting the job short", self.worker_id,
                   self.printer_name)
-        self.lost = True
         self.on_lost()
 
 
