@@ -151,7 +151,8 @@ def test_a_killed_workers_printer_is_taken_over_once_its_lease_lapses(queue_job,
     assert job.claimed_by == "successor"
     assert blocked < 10.0  # "free again within about 10 s"
 
-    stale = load_job(interrupted.id)
+    # The sweep that hands the interrupted job to staff may run in the successor's next pass: wait for it.
+    stale = wait_for(lambda: (j := load_job(interrupted.id)).state != "sending" and j, "the interrupted job's sweep")
     assert (stale.state, stale.error_code) == ("needs_decision", "print_unconfirmed")
     assert "stopped while sending" in stale.last_error
     assert desk_cases() == [("print_unconfirmed", interrupted.id)]
