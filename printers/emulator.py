@@ -3,7 +3,8 @@
 Each TCP connection is parsed command by command (``raster.EscPosParser``), so a status query is answered when
 it arrives, even between two parts of a job, and a DLE EOT byte pattern inside raster data is not one. A job is
 recorded when its connection ends (or when a ``stall``/``drop_after`` fault cuts it); a connection that only asked
-for status is not a job.
+for status is not a job. Each job recorded is logged in one line (``describe``) and, with ``save_dir``, written as
+a PNG.
 """
 
 from __future__ import annotations
