@@ -1,6 +1,9 @@
 """Per-badge cost of layout + QR + ESC/POS bytes (target <= 20 ms), and jobs per second into the emulator.
 
-Usage: python benchmarks/bench_badge.py [--badges 300] [--jobs 100] [--width 576]
+Usage: python benchmarks/bench_badge.py [--badges 300] [--jobs 100] [--width 576] [--long-names]
+
+``--long-names`` makes every name as long as the registration accepts (100 characters): the worst case of the
+layout, which then breaks names over three or more lines instead of cutting them.
 
 Every badge has a different name and a different code (as at a real kiosk), so no cache of a finished badge
 can make the figure look better than the morning of the event will be. The emulator runs in a process of its
@@ -49,10 +52,19 @@ def badge_code(rng: random.Random) -> str:
     return "B1" + "".join(rng.choice(CROCKFORD) for _ in range(26))
 
 
-def badges(count: int, seed: int = 7) -> list[BadgeData]:
-    """``count`` different badges: names in several scripts, long and short."""
+def long_name(rng: random.Random, length: int = 100) -> str:
+    """A name of exactly ``length`` characters made of the sample names' parts."""
+    name = ""
+    while len(name) < length:
+        name += f"{rng.choice(FIRST)} {rng.choice(LAST)} "
+    return name[:length].rstrip(" -") + "a" * (length - len(name[:length].rstrip(" -")))
+
+
+def badges(count: int, seed: int = 7, *, long_names: bool = False) -> list[BadgeData]:
+    """``count`` different badges: names in several scripts, long and short (or all of the longest length)."""
     rng = random.Random(seed)
-    return [BadgeData(badge_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", band_text=rng.choice(BANDS),
+    return [BadgeData(badge_name=long_name(rng) if long_names else f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                      band_text=rng.choice(BANDS),
                       event_name="Annual Conference and Expo 2027", code=badge_code(rng), title=rng.choice(TITLES),
                       organization=rng.choice(ORGS), serial=f"{i:06d}") for i in range(count)]
 
@@ -113,10 +125,12 @@ def main() -> None:
     parser.add_argument("--badges", type=int, default=300)
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--width", type=int, default=576, choices=[512, 576])
+    parser.add_argument("--long-names", action="store_true", help="Every name 100 characters long.")
     args = parser.parse_args()
     profile = {576: "TM-L90", 512: "TM-T88V"}[args.width]
-    items = badges(args.badges)
-    print(f"{args.badges} badges, {args.width} dots wide ({profile}), every name and code different")
+    items = badges(args.badges, long_names=args.long_names)
+    print(f"{args.badges} badges, {args.width} dots wide ({profile}), every name and code different"
+          + (", every name 100 characters" if args.long_names else ""))
     times = bench_render(items, args.width, profile)
     for key, label in (("total", "layout + QR + ESC/POS bytes"), ("cpu", "  the same, CPU time"),
                        ("layout+qr", "  layout (QR included)"),

@@ -6,6 +6,7 @@ Every size is given for a 576-dot (203 dpi, 72 mm printable) head and scaled by 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import threading
@@ -21,6 +22,9 @@ BASE_WIDTH = 576
 #: About 100 mm of paper at 8 dots per mm (203 dpi); scaled with the width.
 BASE_HEIGHT = 800
 MARGIN = 16
+#: The smallest font size of a name (dots at 576 wide): a name too long for three lines at a larger size
+#: takes more lines at this size, and is never cut.
+NAME_MIN_SIZE = 24
 REPLACEMENT = "\ufffd"
 #: Mode "1" pixel values: 255 (not 1) for white, or inverting and other point operations go wrong.
 WHITE, BLACK = 255, 0
@@ -51,6 +55,8 @@ class RenderResult:
     missing_glyphs: tuple[str, ...] = ()
     #: field name -> (left, top, right, bottom) of the ink actually drawn, in dots.
     text_boxes: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: field name -> the lines printed, each with the space it was broken at (see ``_Placed.pieces``).
+    text_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # -- fonts ------------------------------------------------------------------------------------------------------
@@ -141,6 +147,9 @@ class _Placed:
     lines: tuple[str, ...]
     origins: tuple[tuple[int, int], ...]
     box: Box
+    #: The lines as cut from the text, with the spaces they were broken at: ``"".join(pieces)`` is the text
+    #: printed, unless it was cut (then the lines end in an ellipsis). Empty = the same as ``lines``.
+    pieces: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=65536)
@@ -206,21 +215,84 @@ def _width(bold: bool, size: int, text: str) -> int:
     return right - left
 
 
-def _line_breaks(text: str) -> list[tuple[str, str]]:
-    """Every way to break ``text`` into two lines: at a space, or after a hyphen (kept on the first line)."""
-    breaks = []
-    for i in range(1, len(text)):
-        if text[i] == " ":
-            breaks.append((text[:i], text[i + 1:]))
-        elif text[i - 1] in "-‐" and text[i] != " ":
-            breaks.append((text[:i], text[i:]))
-    return [b for b in breaks if b[0].strip() and b[1].strip()]
+#: Where a line may end: after a space (dropped from the line) or after a hyphen (kept on the line).
+_BREAK_AFTER = re.compile(r"[^ \-\u2010]*(?:[ \-\u2010]+|$)")
 
 
-def _most_balanced(breaks: list[tuple[str, str]], bold: bool, size: int) -> tuple[str, str]:
-    """The two-line break whose longer line is shortest (the same at every size, as widths scale together)."""
+def _tokens(text: str) -> list[str]:
+    """``text`` in pieces that each end where a line may break; ``"".join(pieces) == text``."""
+    return [piece for piece in _BREAK_AFTER.findall(text) if piece]
+
+
+def _clusters(word: str) -> list[str]:
+    """``word`` in characters, each with the combining marks that follow it (never split from their base)."""
+    out: list[str] = []
+    for char in word:
+        if out and unicodedata.combining(char):
+            out[-1] += char
+        else:
+            out.append(char)
+    return out
+
+
+def _wrap(tokens: list[str], widths: list[float], space: float, limit: float) -> list[str]:
+    """Greedy lines of at most ``limit`` wide (each line's trailing spaces not counted); lines keep separators."""
+    lines: list[str] = []
+    line, width = "", 0.0
+    for token, token_width in zip(tokens, widths):
+        trailing = len(token) - len(token.rstrip(" "))
+        if line and width + token_width - trailing * space > limit:
+            lines.append(line)
+            line, width = "", 0.0
+        line += token
+        width += token_width
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _balanced(tokens: list[str], count: int, bold: bool, size: int) -> list[str] | None:
+    """The ``count`` lines (or fewer) whose widest line is narrowest, breaking only between ``tokens``.
+
+    Greedy wrapping at the narrowest width that still needs no more than ``count`` lines is optimal for this
+    (a min-max partition), and the width is found by bisection over measured token widths.
+    """
+    if len(tokens) < count:
+        return None
     font = _font(bold, size)
-    return min(breaks, key=lambda s: max(font.getlength(s[0]), font.getlength(s[1])))
+    widths = [font.getlength(t) for t in tokens]
+    space = font.getlength(" ")
+    low = max(w - (len(t) - len(t.rstrip(" "))) * space for t, w in zip(tokens, widths))
+    high = sum(widths)
+    while high - low > 0.5:
+        middle = (low + high) / 2
+        if len(_wrap(tokens, widths, space, middle)) <= count:
+            high = middle
+        else:
+            low = middle
+    lines = _wrap(tokens, widths, space, high)
+    return lines if len(lines) == count else None
+
+
+def _split_wide(tokens: list[str], width: int, bold: bool, size: int) -> list[str]:
+    """``tokens`` with every word wider than ``width`` at ``size`` split into its characters (break anywhere)."""
+    font = _font(bold, size)
+    out: list[str] = []
+    for token in tokens:
+        if font.getlength(token.rstrip(" ")) > width:
+            out.extend(_clusters(token))
+        else:
+            out.append(token)
+    return out
+
+
+def _filled(text: str, width: int, bold: bool, size: int) -> list[str]:
+    """Lines as full as ``width`` allows at ``size``: at spaces and hyphens, and inside a word only when the
+    word alone is wider than the line (the name is then still printed whole, never cut)."""
+    font = _font(bold, size)
+    pieces = _split_wide(_tokens(text), width, bold, size)
+    widths = [font.getlength(p) for p in pieces]
+    return _wrap(pieces, widths, font.getlength(" "), width)
 
 
 def _prefix_that_fits(text: str, width: int, bold: bool, size: int, suffix: str = "") -> int:
@@ -236,32 +308,69 @@ def _prefix_that_fits(text: str, width: int, bold: bool, size: int, suffix: str 
 
 
 def _ellipsized(text: str, width: int, bold: bool, size: int) -> str:
-    """``text`` cut to fit ``width`` with an ellipsis (the last resort)."""
+    """``text`` cut to fit ``width`` with an ellipsis (the last resort of the fields that may be cut)."""
     if _width(bold, size, text) <= width:
         return text
     return text[:_prefix_that_fits(text, width, bold, size, ELLIPSIS)].rstrip() + ELLIPSIS
 
 
-def fit_text(text: str, region: Box, *, bold: bool, one_line: tuple[int, int],
-             two_lines: tuple[int, int] | None = None) -> _Placed | None:
-    """Lay ``text`` out in ``region``: one line shrinking to its minimum, then two lines, then an ellipsis."""
+def _placed_lines(pieces: list[str], region: Box, bold: bool, sizes: tuple[int, int]) -> _Placed | None:
+    """``pieces`` (lines with their separators) at the largest size in ``sizes`` that fits, or None."""
+    placed = _largest(tuple(p.rstrip(" ") for p in pieces), region, bold, sizes)
+    return dataclasses.replace(placed, pieces=tuple(pieces)) if placed is not None else None
+
+
+def fit_text(text: str, region: Box, *, bold: bool, sizes: tuple[tuple[int, int], ...],
+             never_cut: bool = False) -> _Placed | None:
+    """Lay ``text`` out in ``region``: one line shrinking to its minimum, then two lines, then three (one line
+    count per entry of ``sizes``, each a (largest, smallest) font size), breaking at spaces and after hyphens.
+
+    Past that, a field that may be cut ends in an ellipsis at the smallest size; a ``never_cut`` field (the
+    name) takes four, five, ... balanced lines within the last size range, breaking inside a word only where
+    one word is wider than the badge, and would shrink below the smallest size only if even that did not hold
+    it (no name of the registration's length does: tests/printers/test_badge.py).
+    """
     if not text:
         return None
-    placed = _largest((text,), region, bold, one_line)
-    if placed is not None:
-        return placed
-    breaks = _line_breaks(text) if two_lines is not None else []
-    if breaks:
-        placed = _largest(_most_balanced(breaks, bold, two_lines[0]), region, bold, two_lines)
-        if placed is not None:
-            return placed
-    # Last resort, at the smallest size: break where the first line is full (at a space when there is one),
-    # and end the second line with an ellipsis if it still does not fit.
+    tokens = _tokens(text)
     width = region[2] - region[0]
-    if two_lines is None:
-        size = one_line[1]
+    for count, line_sizes in enumerate(sizes, 1):
+        if count == 1:
+            placed = _placed_lines([text], region, bold, line_sizes)
+            if placed is not None:
+                return placed
+            continue
+        # Between words first; then, for a name, also inside a word too wide for a line at this line count.
+        choices = [tokens]
+        if never_cut:
+            split = _split_wide(tokens, width, bold, line_sizes[1])
+            if split != tokens:
+                choices.append(split)
+        for choice in choices:
+            pieces = _balanced(choice, count, bold, line_sizes[0])
+            placed = _placed_lines(pieces, region, bold, line_sizes) if pieces is not None else None
+            if placed is not None:
+                return placed
+    size = sizes[-1][1]
+    if never_cut:
+        # More lines, balanced, each count at the largest size from the last range that fits the region.
+        ascent, descent = _font(bold, size).getmetrics()
+        most = (region[3] - region[1]) // (ascent + descent)
+        split = _split_wide(tokens, width, bold, size)
+        for count in range(len(sizes) + 1, min(most, len(split)) + 1):
+            pieces = _balanced(split, count, bold, sizes[-1][0])
+            placed = _placed_lines(pieces, region, bold, sizes[-1]) if pieces is not None else None
+            if placed is not None:
+                return placed
+        while True:  # only for letters wider than any this font has for Latin, Greek and Cyrillic
+            pieces = _filled(text, width, bold, size)
+            placed = _place(tuple(p.rstrip(" ") for p in pieces), region, bold, size)
+            if placed is not None or size == 1:
+                return dataclasses.replace(placed, pieces=tuple(pieces)) if placed is not None else None
+            size -= 1
+    if len(sizes) == 1:
         return _place((_ellipsized(text, width, bold, size),), region, bold, size)
-    size = two_lines[1]
+    # Two lines at the smallest size: the first as full as it gets, the second ending in an ellipsis.
     cut = max(_prefix_that_fits(text, width, bold, size), 1)
     space = text.rfind(" ", 0, cut + 1)
     if space > 0:
@@ -417,13 +526,16 @@ def layout_for(width: int) -> _Layout:
     column = (m, qr[1], qr[0] - s(16), qr[3])
     event = (column[0], column[1] + s(10), column[2], column[1] + s(100))
     serial = (column[0], column[3] - s(40), column[2], column[3])
+    # (largest, smallest) font size in dots for one line, two lines, ... At 203 dpi, 24 dots is a 3 mm
+    # em: the smallest name size, still read at arm's length (tests/printers/test_badge.py shows that every name
+    # the registration accepts, in its widest letters, fits at it).
     sizes = {
         "band": ((s(48), s(22)), (s(34), s(18))),
-        "name": ((s(120), s(60)), (s(84), s(38))),
+        "name": ((s(120), s(60)), (s(84), s(38)), (s(60), s(NAME_MIN_SIZE))),
         "title": ((s(38), s(24)), (s(26), s(20))),
         "organization": ((s(38), s(24)), (s(26), s(20))),
         "event": ((s(32), s(22)), (s(30), s(18))),
-        "serial": ((s(26), s(16)), None),
+        "serial": ((s(26), s(16)),),
     }
     return _Layout(width, height, m, band, band_text, name, title, organization, event, serial, qr, module, sizes)
 
@@ -479,13 +591,14 @@ def _render(data: BadgeData, layout: _Layout) -> RenderResult:
         ("event_name", data.event_name, layout.event, True, "event", 0),
         ("serial", data.serial, layout.serial, False, "serial", 0),
     )
+    lines: dict[str, tuple[str, ...]] = {}
     for key, raw, region, bold, sizes, fill in fields:
         text = _visible(clean_text(raw), bold, missing)
-        one_line, two_lines = layout.sizes[sizes]
-        placed = fit_text(text, region, bold=bold, one_line=one_line, two_lines=two_lines)
+        placed = fit_text(text, region, bold=bold, sizes=layout.sizes[sizes], never_cut=key == "badge_name")
         if placed is not None:
             _draw_placed(draw, placed, fill)
             boxes[key] = placed.box
+            lines[key] = placed.pieces or placed.lines
 
     code = clean_text(data.code)
     if code:
@@ -500,7 +613,7 @@ def _render(data: BadgeData, layout: _Layout) -> RenderResult:
         box = layout.qr
         _placeholder(draw, box, layout.module)
     boxes["qr"] = box
-    return RenderResult(image=image, missing_glyphs=tuple(missing), text_boxes=boxes)
+    return RenderResult(image=image, missing_glyphs=tuple(missing), text_boxes=boxes, text_lines=lines)
 
 
 def badge_png(data: BadgeData, *, width: int = BASE_WIDTH) -> bytes:

@@ -38,6 +38,9 @@ class Connection(Protocol):
     def close(self, drain_timeout: float) -> None:
         """Close gracefully: tell the printer the job is complete, let it take every byte, then release."""
 
+    # Optional: ``abort()`` cuts the channel at once, from another thread, so that a write or read in progress
+    # fails with OSError (the network backend has it; USB and serial jobs end on their own timeouts).
+
 
 class BadgePrinter:
     """A configured printer: ``status()`` and ``print_badge()``, one job at a time."""
@@ -56,6 +59,8 @@ class BadgePrinter:
         self.last_status: PrinterStatus | None = None
         # One job at a time per printer: two interleaved jobs on one head would print garbage.
         self._lock = threading.Lock()
+        #: The channel of the job in flight, for abort() (None between jobs and for one-way backends).
+        self._connection: Connection | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} width={self.width}>"
@@ -79,6 +84,23 @@ class BadgePrinter:
 
     def _print(self, image: Image.Image, job_name: str) -> None:
         raise NotImplementedError
+
+    def abort(self) -> bool:
+        """Cut the job in flight short, from another thread (the caller lost its right to this printer).
+
+        The job then fails with ``sent`` telling whether bytes went out, as for any broken connection. Returns
+        False when there was nothing to cut: no job in flight, or a backend that cannot be interrupted (its
+        own timeouts end the job).
+        """
+        connection = self._connection
+        abort = getattr(connection, "abort", None)
+        if abort is None:
+            return False
+        try:
+            abort()
+        except OSError as exc:
+            log.debug("printer %s: abort failed: %s", self.name, exc)
+        return True
 
     def _check_image(self, image: Image.Image) -> None:
         """Refuse, before anything is sent, an image the head cannot print."""
@@ -129,6 +151,7 @@ class StreamPrinter(BadgePrinter):
     def _print(self, image: Image.Image, job_name: str) -> None:
         data = self.job_bytes(image)
         connection = self._open()
+        self._connection = connection
         sent = done = False
         try:
             status = self._query(connection, timeout=min(self.io_timeout, STATUS_TIMEOUT), sent=False)
@@ -154,6 +177,7 @@ class StreamPrinter(BadgePrinter):
             raise
         finally:
             # After a failure the outcome is decided: waiting for a faulty printer to close only delays the kiosk.
+            self._connection = None
             self._close(connection, drain=done)
 
     def _close(self, connection: Connection, *, drain: bool = True) -> None:

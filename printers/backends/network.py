@@ -48,6 +48,10 @@ class SocketConnection:
 
         return read_within(count, timeout, recv)
 
+    def abort(self) -> None:
+        """Shut the socket both ways: a send or recv in progress in another thread fails at once."""
+        self.sock.shutdown(socket.SHUT_RDWR)
+
     def close(self, drain_timeout: float) -> None:
         """Half-close (the printer sees the end of the job), read until it closes too, then close."""
         try:

@@ -10,8 +10,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-#: Emulator faults, as `printers.PrinterEmulator.set_fault` names them.
-EMULATOR_FAULTS = ("offline", "paper_out", "near_end", "cover_open", "silent", "stall", "drop_after", "refuse")
+from printers.emulator import FAULTS as EMULATOR_FAULTS
+from printers.emulator import SLOW_BYTES_PER_SECOND
 
 
 @click.command("print-worker")
@@ -56,16 +56,24 @@ def print_worker_command(once, worker_id, poll_interval):
 @click.command("printer-emulator")
 @click.option("--port", required=True, type=click.IntRange(0, 65535), help="TCP port (9100 is the printers' own).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--fault", type=click.Choice(EMULATOR_FAULTS), default=None, help="Start in this fault state.")
+@click.option("--fault", type=click.Choice(list(EMULATOR_FAULTS)), default=None,
+              help="Start in this fault state: " + "; ".join(f"{k}: {v}" for k, v in EMULATOR_FAULTS.items()) + ".")
 @click.option("--after-bytes", default=0, show_default=True, type=click.IntRange(0),
-              help="For --fault drop_after: drop the connection after this many bytes of a job.")
-def printer_emulator_command(port, host, fault, after_bytes):
-    """Run the ESC/POS network printer emulator (a kiosk can be tried without hardware)."""
+              help="For --fault drop_after and stall: the bytes of a job taken before the fault cuts in.")
+@click.option("--bytes-per-second", default=SLOW_BYTES_PER_SECOND, show_default=True, type=click.IntRange(1),
+              help="For --fault slow: how fast the printer takes a job.")
+@click.option("--save", "save_dir", default=None, type=click.Path(file_okay=False, writable=True),
+              help="Write each badge received as a PNG in this folder (private to you: badges hold personal data).")
+def printer_emulator_command(port, host, fault, after_bytes, bytes_per_second, save_dir):
+    """Run the ESC/POS network printer emulator (a kiosk can be tried without hardware); logs each job received."""
     from printers import PrinterEmulator
 
-    emulator = PrinterEmulator(host=host, port=port)
+    # One line per job received (time, bytes, raster size, the badge's QR when zxing-cpp is installed).
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("printers").setLevel(logging.INFO)
+    emulator = PrinterEmulator(host=host, port=port, save_dir=save_dir)
     if fault:
-        emulator.set_fault(fault, after_bytes=after_bytes)
+        emulator.set_fault(fault, after_bytes=after_bytes, bytes_per_second=bytes_per_second)
     # Our own handlers: a process started in the background by a non-interactive shell inherits an
     # ignored SIGINT, and Python then never raises KeyboardInterrupt; SIGTERM is how services stop.
     stop = threading.Event()
@@ -74,7 +82,7 @@ def printer_emulator_command(port, host, fault, after_bytes):
     emulator.start()  # binds now, so the message names the real port (--port 0 picks a free one)
     try:
         click.echo(f"Printer emulator listening on {host}:{emulator.port}" + (f" (fault: {fault})" if fault else "")
-                   + "; Ctrl-C stops it.", err=True)
+                   + (f"; saving badges in {save_dir}" if save_dir else "") + "; Ctrl-C stops it.", err=True)
         while not stop.wait(0.5):
             pass
     finally:

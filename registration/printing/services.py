@@ -184,14 +184,12 @@ def hold_seconds(options: dict | None) -> float:
     return float((options or {}).get("hold_seconds", DEFAULT_HOLD_SECONDS))
 
 
-def lease_seconds(options: dict | None) -> float:
-    """How long one job may take on this printer: longer than any send can last with its timeouts.
-
-    A worker that holds a printer longer is presumed dead: its printer lease lapses and its ``sending`` job is
-    handed to staff (bytes may have gone out).
-    """
-    options = options or {}
-    return float(options.get("connect_timeout", 3.0)) + 4 * float(options.get("io_timeout", 10.0)) + 10.0
+#: A printer lease lasts this long unless renewed. The worker renews it every LEASE_RENEW_SECONDS while it talks
+#: to the printer, however long a job takes; a worker that stops renewing (killed, frozen) frees its printer
+#: within LEASE_SECONDS, and its ``sending`` job is then handed to staff (bytes may have gone out).
+LEASE_SECONDS = 8.0
+#: How often a worker renews the lease of the printer it is talking to: three chances before the lease lapses.
+LEASE_RENEW_SECONDS = 2.0
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -229,6 +227,16 @@ def acquire_printer_lease(name: str, *, worker_id: str, now: datetime, seconds: 
                sa.or_(_printer_states.c.leased_by == "", _printer_states.c.leased_by == worker_id,
                       _printer_states.c.lease_expires_at.is_(None), _printer_states.c.lease_expires_at < now))
         .values(leased_by=worker_id, lease_expires_at=now + timedelta(seconds=seconds))
+    )
+    return result.rowcount == 1
+
+
+def renew_printer_lease(name: str, *, worker_id: str, now: datetime, seconds: float = LEASE_SECONDS) -> bool:
+    """Extend this worker's lease on printer ``name``; False when it is no longer this worker's (never taken back)."""
+    result = db.session.execute(
+        sa.update(_printer_states)
+        .where(_printer_states.c.name == name, _printer_states.c.leased_by == worker_id)
+        .values(lease_expires_at=now + timedelta(seconds=seconds))
     )
     return result.rowcount == 1
 
@@ -377,23 +385,30 @@ def record_failed(claim: ClaimedJob, *, worker_id: str, now: datetime, error_cod
                  now=now, error_code=error_code, message=message)
 
 
-def recover_stale_jobs(settings: Settings, *, now: datetime) -> int:
-    """Hand to staff every ``sending`` job whose worker stopped answering (its claim outlived the lease).
+def _worker_alive(claimed_by, printer_name, now: datetime):
+    """SQL: the worker that claimed a job still holds a live lease on the job's printer (it keeps renewing it)."""
+    return sa.exists().where(_printer_states.c.name == printer_name, _printer_states.c.leased_by == claimed_by,
+                             _printer_states.c.lease_expires_at >= now)
 
-    Bytes may have gone out before the worker died, so the job is never resent by itself.
+
+def recover_stale_jobs(*, now: datetime) -> int:
+    """Hand to staff every ``sending`` job whose worker stopped answering: its printer lease lapsed unrenewed.
+
+    A job claimed less than LEASE_SECONDS ago is never taken. Bytes may have gone out before the worker died,
+    so the job is never resent by itself.
     """
-    shortest = min((lease_seconds(o) for o in settings.printers.values()), default=lease_seconds({}))
+    lapsed = sa.and_(_jobs.c.state == "sending", _jobs.c.claimed_at < now - timedelta(seconds=LEASE_SECONDS),
+                     ~_worker_alive(_jobs.c.claimed_by, _jobs.c.printer_name, now))
     rows = db.session.execute(
         sa.select(_jobs.c.id, _jobs.c.event_id, _jobs.c.printer_name, _jobs.c.claimed_by, _jobs.c.claimed_at)
-        .where(_jobs.c.state == "sending", _jobs.c.claimed_at < now - timedelta(seconds=shortest))
+        .where(lapsed)
     ).all()
     recovered = 0
     for row in rows:
-        if (now - row.claimed_at).total_seconds() < lease_seconds(settings.printers.get(row.printer_name)):
-            continue
+        # The same test again in the UPDATE: a worker that renewed its lease meanwhile keeps its job.
         result = db.session.execute(
             sa.update(_jobs)
-            .where(_jobs.c.id == row.id, _jobs.c.state == "sending", _jobs.c.claimed_at == row.claimed_at)
+            .where(_jobs.c.id == row.id, _jobs.c.claimed_at == row.claimed_at, lapsed)
             .values(state="needs_decision", error_code="print_unconfirmed",
                     last_error=f"worker {row.claimed_by} stopped while sending"[:200], updated_at=now)
         )

@@ -8,11 +8,16 @@ Several workers (threads or processes, on SQLite or PostgreSQL) may run at once.
    workers), claims the oldest due job with a conditional UPDATE, commits, and only then talks to the
    printer; the outcome is recorded in a second commit.
 
+The lease is short (``LEASE_SECONDS``) and a :class:`LeaseKeeper` thread renews it while the worker talks to
+the printer, so a job may take as long as the printer needs while a killed worker frees its printer within
+seconds. A worker that cannot renew its lease in time cuts its job short rather than share the printer.
+
 Nothing is resent once bytes may have gone out: such a job waits for a staff decision.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -30,13 +35,14 @@ from ..extensions import db
 from ..models import utcnow
 from .models import PrinterState
 from .services import (
+    LEASE_RENEW_SECONDS,
+    LEASE_SECONDS,
     ClaimedJob,
     acquire_printer_lease,
     claim_next_job,
     due_printers,
     ensure_printer_state,
     expire_held_jobs,
-    lease_seconds,
     printer_options_for_backend,
     record_failed,
     record_held,
@@ -45,6 +51,7 @@ from .services import (
     record_unconfirmed,
     recover_stale_jobs,
     release_printer_lease,
+    renew_printer_lease,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +86,61 @@ def _commit_outcome(write) -> None:
             time.sleep(0.05 * attempt)
 
 
+class LeaseKeeper:
+    """Renews a worker's lease on one printer every LEASE_RENEW_SECONDS, in its own thread and session.
+
+    Used as a context manager around the printer I/O, when no transaction of the worker's is open. When the
+    lease cannot be renewed (another worker holds it, or the database did not answer before it would lapse),
+    ``on_lost`` is called once: the worker then cuts its job short, so two workers never talk to one printer.
+    """
+
+    def __init__(self, app: Flask, *, printer_name: str, worker_id: str, clock, on_lost) -> None:
+        self.app = app
+        self.printer_name = printer_name
+        self.worker_id = worker_id
+        self.clock = clock
+        self.on_lost = on_lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"lease-keeper:{printer_name}")
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        # The lease was taken (or renewed) just before the keeper started: it is good for LEASE_SECONDS from now.
+        good_until = time.monotonic() + LEASE_SECONDS
+        with self.app.app_context():
+            try:
+                while not self._stop.wait(LEASE_RENEW_SECONDS):
+                    asked = time.monotonic()
+                    try:
+                        renewed = renew_printer_lease(self.printer_name, worker_id=self.worker_id, now=self.clock())
+                        db.session.commit()
+                    except Exception:  # noqa: BLE001 - a database hiccup: try again while the lease lasts
+                        db.session.rollback()
+                        log.warning("print worker %s: renewing the lease of printer %s failed", self.worker_id,
+                                    self.printer_name, exc_info=True)
+                        if time.monotonic() + LEASE_RENEW_SECONDS < good_until:
+                            continue
+                        renewed = False
+                    if not renewed:
+                        self._lose()
+                        return
+                    good_until = asked + LEASE_SECONDS
+            finally:
+                db.session.remove()
+
+    def _lose(self) -> None:
+        log.error("print worker %s: lost the lease of printer %s mid-job: cutting the job short", self.worker_id,
+                  self.printer_name)
+        self.on_lost()
+
+
 def default_worker_id() -> str:
     """host:pid:thread, unique among the workers of an installation."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100_000}"
@@ -106,7 +168,7 @@ class PrintWorker:
             settings = self.app.extensions["lanyard"]
             clock = (lambda: now) if now is not None else utcnow
             try:
-                handled = recover_stale_jobs(settings, now=clock())
+                handled = recover_stale_jobs(now=clock())
                 handled += expire_held_jobs(settings, now=clock())
                 printers = due_printers(now=clock())
                 db.session.commit()
@@ -149,7 +211,7 @@ class PrintWorker:
                     db.session.commit()
                     break
                 now = clock()
-                if not acquire_printer_lease(name, worker_id=self.worker_id, now=now, seconds=lease_seconds(options)):
+                if not acquire_printer_lease(name, worker_id=self.worker_id, now=now, seconds=LEASE_SECONDS):
                     db.session.rollback()
                     break
                 claim = claim_next_job(name, worker_id=self.worker_id, now=now)
@@ -193,12 +255,13 @@ class PrintWorker:
             if checked is not None and (now - checked).total_seconds() < STATUS_POLL_SECONDS:
                 db.session.rollback()
                 return  # a job or another worker talked to it recently
-            if not acquire_printer_lease(name, worker_id=self.worker_id, now=now, seconds=lease_seconds(options)):
+            if not acquire_printer_lease(name, worker_id=self.worker_id, now=now, seconds=LEASE_SECONDS):
                 db.session.rollback()
                 return
             db.session.commit()  # the lease is held while we talk to the printer, outside any transaction
             try:
-                status = printer.status()
+                with self._keep_lease(name, printer, clock):
+                    status = printer.status()
                 code = ("cover_open" if status.cover_open else "paper_out" if status.paper_out
                         else "" if status.online else "printer_offline")
                 online, near_end, message = not code, status.paper_near_end, CODES.get(code, "") if code else ""
@@ -235,14 +298,14 @@ class PrintWorker:
                                       clock=clock, settings=settings, hold=False)
 
         try:
-            printer.print_badge(image, job_name=claim.job_name)
+            with self._keep_lease(claim.printer_name, printer, clock):
+                printer.print_badge(image, job_name=claim.job_name)
+                paper_near_end = self._paper_near_end(claim.printer_name, printer, clock())
         except printers.PrinterError as exc:
             return self._record_error(claim, exc, code=exc.code, sent=exc.sent, clock=clock, settings=settings)
         except Exception as exc:  # noqa: BLE001 - an unexpected failure mid-job: bytes may have gone out
             log.exception("job %s: unexpected error from printer %s", claim.id, claim.printer_name)
             return self._record_error(claim, exc, code="print_unconfirmed", sent=True, clock=clock, settings=settings)
-
-        paper_near_end = self._paper_near_end(claim.printer_name, printer, clock())
         now = clock()
 
         def write():
@@ -286,6 +349,13 @@ class PrintWorker:
 
         _commit_outcome(write)
         return False
+
+    @contextlib.contextmanager
+    def _keep_lease(self, name: str, printer, clock):
+        """Renew this worker's lease on ``name`` while the body talks to the printer; cut the I/O if it is lost."""
+        with LeaseKeeper(self.app, printer_name=name, worker_id=self.worker_id, clock=clock,
+                         on_lost=printer.abort) as keeper:
+            yield keeper
 
     def _printer(self, name: str, options: dict):
         """This worker's printer object for ``name`` (built once)."""

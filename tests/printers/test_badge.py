@@ -200,6 +200,8 @@ LINES = [
     ("Ada Lovelace", ("Ada Lovelace",)),
     ("María José Fernández-Castellanos", ("María José Fernández-", "Castellanos")),
     ("Alexandra Konstantinopoulou", ("Alexandra", "Konstantinopoulou")),
+    ("María José Rodríguez-Fernández-Villaseñor de la Concepción Martínez",
+     ("María José Rodríguez-", "Fernández-Villaseñor de", "la Concepción Martínez")),
 ]
 
 
@@ -208,21 +210,80 @@ def test_names_break_at_spaces_and_after_hyphens(name, lines):
     from printers.badge import fit_text
 
     layout = layout_for(576)
-    one, two = layout.sizes["name"]
-    assert fit_text(name, layout.name, bold=True, one_line=one, two_lines=two).lines == lines
+    assert fit_text(name, layout.name, bold=True, sizes=layout.sizes["name"], never_cut=True).lines == lines
 
 
-def test_a_word_too_long_for_two_lines_ends_in_an_ellipsis():
+def sized(text: str, length: int) -> str:
+    """``text`` repeated and cut to exactly ``length`` characters, never ending in a space or a hyphen."""
+    out = (text * (length // len(text) + 1))[:length]
+    return out if out[-1] not in " -" else out[:-1] + "x"
+
+
+#: The longest badge name the registration accepts (first + last, or a badge name of its own).
+from registration.services import NAME_MAX  # noqa: E402
+
+#: Names no badge may cut: every script the font covers, widest letters, words longer than a line, hyphens.
+NEVER_CUT = [
+    pytest.param("Li", id="short"),
+    pytest.param("María José Rodríguez-Fernández-Villanueva", id="the-issue"),
+    pytest.param(sized("María del Carmen Esperanza de los Ángeles Fernández-Castellanos y Rodríguez ", NAME_MAX),
+                 id="latin-words"),
+    pytest.param(sized("Αλέξανδρος Παπαδόπουλος-Χατζηγεωργίου ", NAME_MAX), id="greek"),
+    pytest.param(sized("Александра Константинопольская-Щербатская ", NAME_MAX), id="cyrillic"),
+    pytest.param(sized("Wolfeschlegelsteinhausenbergerdorffvortschaferswessenschafewarenwohlgepflegeundsorgfaltigkeit",
+                       NAME_MAX), id="one-unbreakable-word"),
+    pytest.param(sized("Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch Jones", NAME_MAX),
+                 id="unbreakable-word-then-name"),
+    pytest.param(sized("Ann-Marie-", NAME_MAX), id="hyphens-only"),
+    pytest.param(sized("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞßĀĂĄĆČĎĘĚĞŁŃŇŐŒŘŚŞŠŢŤŮŰŸŹŻŽ", NAME_MAX),
+                 id="diacritics-no-space"),
+    pytest.param(sized("Ǻ Å Ṩ ẞ Ǆ Ё Ῡ ", NAME_MAX), id="tall-accents"),
+    pytest.param(sized("W", NAME_MAX), id="widest-latin-capital"),
+    pytest.param(sized("Ǆ", NAME_MAX), id="widest-letter-in-the-font"),
+    pytest.param(sized("Щ", NAME_MAX), id="widest-cyrillic"),
+    pytest.param(sized("Ѽ Ω Ж ", NAME_MAX), id="wide-letters-with-spaces"),
+    pytest.param(sized("Ǆ-", NAME_MAX), id="widest-letter-and-hyphens"),
+]
+
+
+@pytest.mark.parametrize("width", [576, 512])
+@pytest.mark.parametrize("name", NEVER_CUT)
+def test_every_name_the_registration_accepts_is_printed_whole(badge, width, name):
+    from printers.badge import fit_text
+
+    assert len(name) <= NAME_MAX
+    result = render_badge(dataclasses.replace(badge, badge_name=name), width=width)
+    assert "".join(result.text_lines["badge_name"]) == name  # every character, in order, nothing added
+    layout = layout_for(width)
+    placed = fit_text(name, layout.name, bold=True, sizes=layout.sizes["name"], never_cut=True)
+    assert placed.font.size >= layout.sizes["name"][-1][1]  # never below the smallest legible size
+    left, _, right, _ = result.text_boxes["badge_name"]
+    assert layout.name[0] <= left and right <= layout.name[2]  # inside the printable width
+    assert_inside_margins(result, width)
+    assert_boxes_hold_all_ink(result)
+    assert decode(result.image) == [CODE]
+
+
+def test_a_name_longer_than_any_line_is_broken_inside_the_word_not_cut():
     from printers.badge import fit_text
 
     layout = layout_for(576)
     word = "Wolfeschlegelsteinhausenbergerdorffvortschaferswessenschafewarenwohlgepflegeundsorgfaltigkeit"
-    placed = fit_text(word, layout.name, bold=True, one_line=layout.sizes["name"][0],
-                      two_lines=layout.sizes["name"][1])
+    placed = fit_text(word, layout.name, bold=True, sizes=layout.sizes["name"], never_cut=True)
+    assert "".join(placed.lines) == word and len(placed.lines) == 3
+    assert placed.font.size > layout.sizes["name"][-1][1]  # three lines hold it above the smallest size
+
+
+def test_a_title_too_long_for_two_lines_ends_in_an_ellipsis():
+    from printers.badge import fit_text
+
+    layout = layout_for(576)
+    title = "Deputy Assistant Director of Intergovernmental and Legislative Affairs and Special Projects " * 2
+    placed = fit_text(title.strip(), layout.title, bold=False, sizes=layout.sizes["title"])
     first, second = placed.lines
     assert second.endswith("…")
-    assert word.startswith(first + second[:-1])
-    assert placed.font.size == layout.sizes["name"][1][1]  # the minimum size, not smaller
+    assert title.startswith(first + " " + second[:-1])
+    assert placed.font.size == layout.sizes["title"][-1][1]  # the minimum size, not smaller
 
 
 @pytest.mark.parametrize("seed", range(5))

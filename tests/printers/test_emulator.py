@@ -8,10 +8,10 @@ import threading
 import pytest
 
 from printers import (CoverOpen, PaperOut, PrinterEmulator, PrinterOffline, PrintNotConfirmed, StatusUnknown,
-                      render_badge)
+                      make_printer, render_badge)
 from printers.status import STATUS_QUERY
 
-from .conftest import CODE
+from .conftest import CODE, FAST
 from .test_badge import decode
 
 #: fault, after_bytes -> error, code, sent, jobs recorded (job bytes taken, images printed)
@@ -241,3 +241,101 @@ def test_emulator_decodes_every_image_command_python_escpos_emits(emulator, badg
     assert job.cut and len(job.images) == 1
     assert job.images[0].crop((0, 0, *image.size)).tobytes() == image.tobytes()
     assert decode(job.images[0]) == [CODE]
+
+
+def test_paper_out_after_the_job_is_reported_as_sent_and_the_job_was_received(emulator, network_printer, badge):
+    printer = network_printer()
+    emulator.set_fault("paper_out_after")
+    assert printer.status().ready  # asked before a job, the printer says it is ready
+    with pytest.raises(PaperOut) as caught:
+        printer.print_badge(render_badge(badge, width=printer.width).image, job_name="j1")
+    assert (caught.value.code, caught.value.sent) == ("paper_out", True)
+    [job] = emulator.wait_for_jobs(1)
+    assert decode(job.images[0]) == [CODE] and job.cut  # the whole job went out
+
+
+def test_slow_printer_takes_a_job_at_its_pace(emulator, network_printer, badge):
+    import time
+
+    printer = network_printer(io_timeout=10)
+    image = render_badge(badge, width=printer.width).image
+    size = len(printer.job_bytes(image))
+    emulator.set_fault("slow", bytes_per_second=size * 2)  # half a second for the whole job
+    started = time.monotonic()
+    printer.print_badge(image, job_name="j1")
+    assert time.monotonic() - started >= 0.45
+    assert decode(emulator.wait_for_jobs(1)[0].images[0]) == [CODE]
+
+
+def test_wait_for_job_bytes_sees_a_job_in_progress(emulator, network_printer, badge):
+    printer = network_printer(io_timeout=5)
+    emulator.set_fault("stall", after_bytes=3000)
+    thread = threading.Thread(target=lambda: pytest.raises(PrintNotConfirmed, printer.print_badge,
+                                                           render_badge(badge, width=printer.width).image,
+                                                           job_name="j1"))
+    thread.start()
+    try:
+        assert emulator.wait_for_job_bytes(3000) == 3000
+    finally:
+        emulator.set_fault(None)
+        thread.join(10)
+
+
+def test_every_job_received_is_logged_with_its_bytes_raster_and_qr(emulator, network_printer, badge, caplog):
+    caplog.set_level("INFO", logger="printers.emulator")
+    printer = network_printer()
+    image = render_badge(badge, width=printer.width).image
+    printer.print_badge(image, job_name="j1")
+    [job] = emulator.wait_for_jobs(1)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "printers.emulator"]
+    assert f":{emulator.port}: job 1 at 20" in line
+    assert f"{len(job.raw)} bytes, raster {job.images[0].width}x{job.images[0].height}, cut=yes" in line
+    assert line.endswith(f"QR {CODE}")
+
+
+def test_the_job_log_has_no_qr_text_without_a_decoder(monkeypatch, network_printer, badge, caplog):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_zxing(name, *args, **kwargs):
+        if name == "zxingcpp":
+            raise ImportError("zxing-cpp is a test extra")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_zxing)
+    caplog.set_level("INFO", logger="printers.emulator")
+    with PrinterEmulator() as bare:
+        printer = make_printer("bare", {"backend": "network", "host": "127.0.0.1", "port": bare.port, **FAST})
+        printer.print_badge(render_badge(badge, width=printer.width).image, job_name="j1")
+        bare.wait_for_jobs(1)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "printers.emulator"]
+    assert "bytes, raster " in line and "QR" not in line
+
+
+def test_save_writes_each_badge_as_a_private_png(tmp_path, badge):
+    from PIL import Image
+
+    folder = tmp_path / "received" / "badges"
+    with PrinterEmulator(save_dir=folder) as saving:
+        printer = make_printer("saving", {"backend": "network", "host": "127.0.0.1", "port": saving.port, **FAST})
+        for name in ("j1", "j2"):
+            printer.print_badge(render_badge(badge, width=printer.width).image, job_name=name)
+        jobs = saving.wait_for_jobs(2)
+    files = sorted(folder.iterdir())
+    assert [f.name for f in files] == ["job-000001.png", "job-000002.png"]
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    with Image.open(files[0]) as saved:
+        assert saved.size == jobs[0].images[0].size and decode(saved) == [CODE]
+
+
+def test_every_fault_is_documented_in_the_readme():
+    from pathlib import Path
+
+    from printers.emulator import FAULTS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    printers_section = readme[readme.index("## Printers"):readme.index("## Print queue")]
+    missing = [fault for fault in FAULTS if f"| `{fault}` |" not in printers_section]
+    assert not missing, f"emulator faults missing from the README's fault table: {missing}"

@@ -81,3 +81,39 @@ def test_printer_emulator_command_answers_status_queries(settings, inherited_sig
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert f"listening on 127.0.0.1:{port}" in err
+
+
+def test_printer_emulator_command_offers_exactly_the_emulators_faults(app):
+    from printers.emulator import FAULTS
+    from registration.printing.cli import printer_emulator_command
+
+    [fault] = [p for p in printer_emulator_command.params if p.name == "fault"]
+    assert list(fault.type.choices) == list(FAULTS)
+
+
+def test_printer_emulator_command_logs_each_job_and_saves_its_badge(settings, tmp_path):
+    from printers import BadgeData, make_printer, render_badge
+    from tests.helpers import decode_qr
+
+    port, folder, code = free_port(), tmp_path / "received", "B1" + "0123456789ABCDEFGHJKMNPQRS"
+    process = subprocess.Popen([LANYARD, "printer-emulator", "--port", str(port), "--save", str(folder)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, LANYARD_CONFIG=str(settings.path)))
+    try:
+        connect(port).close()
+        printer = make_printer("cli", {"backend": "network", "host": "127.0.0.1", "port": port})
+        badge = BadgeData(badge_name="Ada Lovelace", band_text="FULL CONFERENCE", event_name="Expo", code=code)
+        printer.print_badge(render_badge(badge, width=printer.width).image, job_name="j1")
+        saved = folder / "job-000001.png"
+        deadline = time.monotonic() + 30
+        while not saved.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert decode_qr(saved.read_bytes()) == [code]
+        assert (folder.stat().st_mode & 0o777, saved.stat().st_mode & 0o777) == (0o700, 0o600)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    [line] = [line for line in err.splitlines() if ": job 1 at " in line]
+    assert f"bytes, raster {printer.width}x" in line and line.endswith(f"QR {code}")
+    assert f"saving badges in {folder}" in err

@@ -13,14 +13,16 @@ from registration.extensions import db
 from registration.models import AuditEvent, utcnow
 from registration.printing.models import JOB_STATES, PrintJob
 from registration.printing.services import (
+    LEASE_RENEW_SECONDS,
+    LEASE_SECONDS,
     acquire_printer_lease,
     cancel_job,
     claim_next_job,
     ensure_printer_state,
-    lease_seconds,
     mark_job_printed,
     printer_states,
     release_printer_lease,
+    renew_printer_lease,
     retry_job,
 )
 
@@ -140,7 +142,7 @@ def test_printer_lease_is_exclusive_until_released_or_expired(app, settings):
     ensure_printer_state("kiosk-1")
     ensure_printer_state("kiosk-1")  # a second worker creating the same row is harmless
     now = utcnow()
-    seconds = lease_seconds(settings.printers["kiosk-1"])
+    seconds = LEASE_SECONDS
     assert acquire_printer_lease("kiosk-1", worker_id="a", now=now, seconds=seconds)
     assert acquire_printer_lease("kiosk-1", worker_id="a", now=now, seconds=seconds)  # renewal
     assert not acquire_printer_lease("kiosk-1", worker_id="b", now=now, seconds=seconds)
@@ -153,10 +155,23 @@ def test_printer_lease_is_exclusive_until_released_or_expired(app, settings):
     db.session.commit()
 
 
-def test_lease_outlasts_the_printer_timeouts(settings):
-    options = settings.printers["kiosk-1"]
-    assert lease_seconds(options) > options["connect_timeout"] + 2 * options["io_timeout"]
-    assert lease_seconds({}) > 3 + 2 * 10  # production defaults
+def test_renewing_a_lease_extends_it_but_never_takes_it_back(app):
+    ensure_printer_state("kiosk-1")
+    now = utcnow()
+    assert acquire_printer_lease("kiosk-1", worker_id="a", now=now, seconds=LEASE_SECONDS)
+    assert renew_printer_lease("kiosk-1", worker_id="a", now=now + timedelta(seconds=LEASE_SECONDS - 1))
+    lapsed_without_renewal = now + timedelta(seconds=LEASE_SECONDS + 1)
+    assert not acquire_printer_lease("kiosk-1", worker_id="b", now=lapsed_without_renewal, seconds=LEASE_SECONDS)
+    later = now + timedelta(seconds=2 * LEASE_SECONDS)
+    assert acquire_printer_lease("kiosk-1", worker_id="b", now=later, seconds=LEASE_SECONDS)  # a stopped renewing
+    assert not renew_printer_lease("kiosk-1", worker_id="a", now=later)
+    assert not acquire_printer_lease("kiosk-1", worker_id="a", now=later, seconds=LEASE_SECONDS)
+    db.session.commit()
+
+
+def test_the_lease_is_short_and_renewed_several_times_within_it():
+    assert LEASE_SECONDS <= 10  # a killed worker's printer is free again within seconds
+    assert LEASE_SECONDS >= 3 * LEASE_RENEW_SECONDS  # a late or failed renewal has two more chances
 
 
 def test_printer_states_lists_every_configured_printer(queue_job, settings):

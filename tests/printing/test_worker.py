@@ -11,7 +11,7 @@ from registration.codes import hash_code
 from registration.extensions import db
 from registration.models import AuditEvent, utcnow
 from registration.printing.models import Badge, PrintJob
-from registration.printing.services import claim_next_job, lease_seconds, retry_job
+from registration.printing.services import LEASE_SECONDS, claim_next_job, retry_job
 from registration.audit import Actor
 from tests.helpers import decode_qr
 
@@ -120,6 +120,26 @@ def test_outcome_unknown_after_bytes_went_out_waits_for_staff(queue_job, work, l
     assert load_job(queued.id).state == "printed"
 
 
+def test_paper_out_reported_after_the_bytes_went_out_is_never_resent(queue_job, work, load_job, emulators,
+                                                                     desk_cases):
+    emulator = emulators["kiosk-2"]
+    queued, behind = queue_job("kiosk-2"), queue_job("kiosk-2")
+    emulator.set_fault("paper_out_after")  # ready before the job; out of paper once the job is in
+    work()
+    job = load_job(queued.id)
+    assert (job.state, job.error_code) == ("needs_decision", "print_unconfirmed")
+    assert job.last_error.startswith("paper_out: ")
+    assert desk_cases() == [("print_unconfirmed", queued.id)]
+    assert qr_codes(emulator.wait_for_jobs(1)) == [queued.code]  # its bytes went out: it may be on the tray
+    assert (load_job(behind.id).state, load_job(behind.id).error_code) == ("held", "paper_out")
+    emulator.set_fault(None)  # the roll is changed
+    work(now=later(10))
+    assert load_job(behind.id).state == "printed"  # the job behind it waited for paper, then printed
+    work(now=later(3600))
+    assert load_job(queued.id).state == "needs_decision"  # still waiting for staff, however long it waits
+    assert qr_codes(emulator.jobs) == [queued.code, behind.code]  # the stale badge was not sent a second time
+
+
 def test_jobs_behind_a_faulty_printer_wait_with_it_and_print_in_order(queue_job, work, load_job, emulators):
     emulator = emulators["kiosk-2"]
     emulator.set_fault("paper_out")
@@ -192,7 +212,7 @@ def test_stale_sending_job_goes_to_staff_not_back_to_the_printer(queue_job, work
     claim = claim_next_job("kiosk-1", worker_id="crashed-worker", now=utcnow())
     db.session.commit()
     assert claim.id == queued.id
-    lease = timedelta(seconds=lease_seconds(settings.printers["kiosk-1"]))
+    lease = timedelta(seconds=LEASE_SECONDS)
     assert work(now=claim.claimed_at + lease - timedelta(seconds=1)) == 0
     assert load_job(queued.id).state == "sending"
     assert work(now=claim.claimed_at + lease + timedelta(seconds=1)) == 1
@@ -208,11 +228,11 @@ def test_a_printer_leased_by_another_worker_is_left_alone(queue_job, work, load_
     queued = queue_job("kiosk-1")
     ensure_printer_state("kiosk-1")
     assert acquire_printer_lease("kiosk-1", worker_id="other", now=utcnow(),
-                                 seconds=lease_seconds(settings.printers["kiosk-1"]))
+                                 seconds=LEASE_SECONDS)
     db.session.commit()
     assert work(worker_id="me") == 0
     assert load_job(queued.id).state == "queued"
-    assert work(worker_id="me", now=later(lease_seconds(settings.printers["kiosk-1"]) + 1)) == 1
+    assert work(worker_id="me", now=later(LEASE_SECONDS + 1)) == 1
     assert load_job(queued.id).state == "printed"
 
 
