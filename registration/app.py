@@ -14,7 +14,7 @@ from flask_babel import get_locale, gettext
 from werkzeug.routing import IntegerConverter
 
 from .extensions import babel, csrf, db, login_manager, migrate
-from .settings import ROOT, Settings, load_settings
+from .settings import MIGRATIONS_FOLDER, ROOT, TEMPLATE_FOLDER, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     settings = settings or load_settings(config_path, overrides=overrides)
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(TEMPLATE_FOLDER),
         static_folder=str(ROOT / "registration" / "static"),
     )
     app.extensions["lanyard"] = settings
@@ -112,7 +112,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     if settings.database_url.startswith("sqlite"):
         with app.app_context():
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(MIGRATIONS_FOLDER))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
