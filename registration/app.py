@@ -126,11 +126,9 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     from . import cli
 
     cli.init_app(app)
-    from kiosk.cli import kiosk_group
-    from kiosk.demo import demo_command
+    from kiosk import cli as kiosk_cli
 
-    app.cli.add_command(kiosk_group)
-    app.cli.add_command(demo_command)
+    kiosk_cli.init_app(app)
 
     @app.before_request
     def _remember_settings():
