@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 BUILD_SUM := $(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
 APP_STAMP := $(VENV)/.installed-app-$(BUILD_SUM)
 TEST_STAMP := $(VENV)/.installed-test-$(BUILD_SUM)
-HOST ?= 127.0.0.1
-PORT ?= 5000
+# Plain `=`: `make demo PORT=8080` overrides them, a HOST or PORT in the environment does not.
+HOST = 127.0.0.1
+PORT = 5000
 # Empty: the PostgreSQL pass starts a throwaway server of its own. Set it to use a running one.
 PG_URL ?=
 # The tests' files (SQLite databases, outboxes, the throwaway PostgreSQL) go on a RAM disk when there is one
@@ -15,7 +16,7 @@ PG_URL ?=
 TEST_TMPDIR ?= $(shell df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 1048576 {print "/dev/shm"}')
 TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
 # Extra pytest arguments for both passes, e.g. make test ARGS="tests/checkin -x"
-ARGS ?=
+ARGS =
 PG_SERVER := $(if $(PG_URL),env LANYARD_TEST_PG_URL=$(PG_URL),.ci/throwaway-postgresql)
 
 .PHONY: setup demo test test-sqlite test-postgresql bench
