@@ -42,7 +42,7 @@ from .services import add_kiosk, enrolment_url, rotate_kiosk_token
 
 DEMO_KIOSKS = (("kiosk-1", "kiosk-1", "Lobby A"), ("kiosk-2", "kiosk-2", "Lobby B"))
 DEMO_STAFF = (("registrar@demo.example.org", "registrar"), ("admin@demo.example.org", "admin"))
-SAMPLES = ("cleared full", "cleared guest", "not cleared", "cleared full", "cleared full", "cleared full")
+SAMPLES = ("cleared full", "cleared full", "cleared full", "cleared full", "cleared guest", "not cleared")  # as printed
 ACTOR = Actor.system("demo")
 
 
@@ -120,15 +120,19 @@ def _keep_kiosks(event, settings: Settings, state: DemoState, changes: list[str]
 
 def _keep_samples(event, settings: Settings, state: DemoState, changes: list[str]) -> list[tuple[str, Registration, str]]:
     """The sample people with their codes: last run's while they still work, new ones for the rest."""
+    now = utcnow()
     kept, missing = [], list(SAMPLES)
     for sample in state.samples:
         label = sample.get("label")
         registration = db.session.get(Registration, sample.get("id")) if label in missing else None
-        if registration is not None and registration.event_id == event.id and _code_works(registration, sample["code"]):
+        if registration is None or registration.event_id != event.id or not _code_works(registration, sample["code"]):
+            changes.append(f"new sample code for a {label} person (the last one no longer works)")
+        elif _label(registration, settings, now) != label:
+            changes.append(f"new sample code for a {label} person (the last one is now "
+                           f"{_label(registration, settings, now)})")
+        else:
             missing.remove(label)
             kept.append((label, registration, sample["code"]))
-        else:
-            changes.append(f"new sample code for a {label} person (the last one no longer works)")
     taken = {registration.id for _label, registration, _code in kept}
     for label, registration in _pick_people(event, settings, missing, exclude=taken):
         kept.append((label, registration, rotate_codes(registration, actor=ACTOR).code))
@@ -143,6 +147,13 @@ def _code_works(registration: Registration, code: str) -> bool:
         return not registration.is_cancelled and parse_code(code).digest == registration.code_hash
     except LanyardError:
         return False
+
+
+def _label(registration: Registration, settings: Settings, now) -> str:
+    """What kind of sample a person is now: cleared full, cleared guest or not cleared."""
+    if not assess_clearance(registration.health, settings.health, now).cleared:
+        return "not cleared"
+    return "cleared guest" if settings.registration_types[registration.type_name].is_guest else "cleared full"
 
 
 def _pick_people(event, settings: Settings, labels: list[str], *, exclude: set[int]) -> list[tuple[str, Registration]]:
@@ -160,9 +171,7 @@ def _pick_people(event, settings: Settings, labels: list[str], *, exclude: set[i
     for registration in candidates:
         if registration.id in checked or registration.id in exclude:
             continue
-        cleared = assess_clearance(registration.health, settings.health, now).cleared
-        guest = settings.registration_types[registration.type_name].is_guest
-        label = "not cleared" if not cleared else "cleared guest" if guest else "cleared full"
+        label = _label(registration, settings, now)
         if label in wanted:
             wanted.remove(label)
             picked.append((label, registration))

@@ -120,3 +120,20 @@ def test_the_kiosk_commands_import_neither_the_app_factory_nor_the_lanyard_group
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.strip() == "[]"
+
+
+def test_a_restart_replaces_a_sample_whose_clearance_changed_and_says_so(run_demo):
+    from registration.desk.services import HealthVerification, verify_health
+
+    first, output = run_demo()
+    with first.app_context():
+        state = demo.load_state(first.extensions["lanyard"])
+        (sample,) = [s for s in state.samples if s["label"] == "not cleared"]
+        verify_health(db.session.get(Registration, sample["id"]), HealthVerification(method="vaccinated"),
+                      actor=Actor.system("desk"), settings=first.extensions["lanyard"])
+        db.session.commit()
+
+    _second, again = run_demo()
+    assert sample["code"] not in again
+    assert "new sample code for a not cleared person (the last one is now cleared" in again
+    assert [line.rsplit("— ", 1)[1] for line in _section(again, "Codes to scan")] == list(demo.SAMPLES)
