@@ -319,17 +319,18 @@ def populate(app, folder: Path, count: int) -> tuple[list[dict], list[str], str,
     import sqlalchemy as sa
 
     from registration.audit import Actor
-    from registration.cli import init_database
     from registration.extensions import db
     from registration.importing import import_registrations
     from registration.models import SearchTerm
+    from registration.services import init_database
     from registration.staff import add_staff
 
     csv_path = folder / "import.csv"
     people = generate_csv(csv_path, count)
     settings = app.extensions["lanyard"]
     with app.app_context():
-        event = init_database()
+        event = init_database(settings)
+        db.session.commit()
         began = time.perf_counter()
         with csv_path.open(encoding="utf-8", newline="") as fh:
             report = import_registrations(fh, event, settings=settings, actor=Actor.system("bench"))

@@ -13,6 +13,7 @@ from registration.errors import LanyardError
 from registration.extensions import db
 
 from . import services
+from .demo import demo_command
 
 
 def _fail(error: LanyardError):
@@ -104,3 +105,9 @@ def rotate_command(name):
     token, enrol_code = _change(name, lambda k: services.rotate_kiosk_token(k, actor=Actor.system("cli")))
     click.echo(f"Kiosk {name}: new token issued; the old token and enrolled browsers no longer work.")
     _show_secrets(current_app.extensions["lanyard"], token, enrol_code)
+
+
+def init_app(app) -> None:
+    """Register the kiosk package's commands: ``lanyard kiosk ...`` and ``lanyard demo``."""
+    app.cli.add_command(kiosk_group)
+    app.cli.add_command(demo_command)

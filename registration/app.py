@@ -14,7 +14,7 @@ from flask_babel import get_locale, gettext
 from werkzeug.routing import IntegerConverter
 
 from .extensions import babel, csrf, db, login_manager, migrate
-from .settings import ROOT, Settings, load_settings
+from .settings import MIGRATIONS_FOLDER, ROOT, TEMPLATE_FOLDER, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     settings = settings or load_settings(config_path, overrides=overrides)
     app = LanyardFlask(
         __name__,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(TEMPLATE_FOLDER),
         static_folder=str(ROOT / "registration" / "static"),
     )
     app.extensions["lanyard"] = settings
@@ -163,7 +163,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     from . import storage
 
     storage.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(MIGRATIONS_FOLDER))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
@@ -177,11 +177,9 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     from . import cli
 
     cli.init_app(app)
-    from kiosk.cli import kiosk_group
-    from kiosk.demo import demo_command
+    from kiosk import cli as kiosk_cli
 
-    app.cli.add_command(kiosk_group)
-    app.cli.add_command(demo_command)
+    kiosk_cli.init_app(app)
 
     @app.before_request
     def _remember_settings():

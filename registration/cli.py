@@ -35,29 +35,14 @@ def main():
     """Lanyard: conference registration and self-service badge check-in."""
 
 
-def upgrade_database() -> None:
-    """Bring the schema up to date through the migrations."""
-    from flask_migrate import upgrade
-
-    upgrade()
-
-
-def init_database():
-    """Create or upgrade the schema and the configured event; returns the event."""
-    from .services import ensure_event
-
-    settings = _settings()
-    upgrade_database()  # the app factory already created a new SQLite file (0600) and its folder
-    event = ensure_event(settings.event)
-    db.session.commit()
-    return event
-
-
 @click.command("init-db")
 @with_appcontext
 def init_db_command():
     """Create the schema (through the migrations) and the configured event."""
-    event = init_database()
+    from .services import init_database
+
+    event = init_database(_settings())
+    db.session.commit()
     click.echo(f"Database ready; event {event.slug!r} ({event.name}).")
 
 

@@ -71,6 +71,17 @@ def ensure_event(event_settings: EventSettings) -> Event:
     return event
 
 
+def init_database(settings: Settings) -> Event:
+    """Create or upgrade the schema through the migrations, then the configured event (flushed, not committed).
+
+    Needs an app context: Flask-Migrate reads the app's migrations folder and database.
+    """
+    from flask_migrate import upgrade
+
+    upgrade()  # the app factory already created a new SQLite file (0600) and its folder
+    return ensure_event(settings.event)
+
+
 @dataclass(frozen=True)
 class EventRef:
     """Just the event's identity: what the hot check-in path needs, cheap to keep between requests."""

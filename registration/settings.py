@@ -12,8 +12,19 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "config.toml"
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent  # the folder holding our packages: a source tree, or site-packages once installed
+DEFAULT_CONFIG = Path("config.toml")  # in the current folder, so an installed Lanyard reads the operator's file
+
+
+def shipped_folder(name: str) -> Path:
+    """``templates`` or ``migrations``: inside the installed package (a wheel), else at the top of the source tree."""
+    installed = PACKAGE_DIR / name
+    return installed if installed.is_dir() else ROOT / name
+
+
+TEMPLATE_FOLDER = shipped_folder("templates")
+MIGRATIONS_FOLDER = shipped_folder("migrations")
 PRINTER_BACKENDS = ("network", "usb", "serial", "file", "preview")
 HEALTH_METHODS = ("vaccinated", "negative_test", "onsite_test", "exempt")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -1,8 +1,8 @@
 """Fixtures shared by every test: a real database (SQLite file or PostgreSQL), the app, factories.
 
-``LANYARD_TEST_DB=postgresql`` runs the same tests on PostgreSQL (``LANYARD_TEST_PG_URL``,
-default ``postgresql://postgres@127.0.0.1:5432/test`` names the server; each run gets its own
-database, dropped at the end).
+``LANYARD_TEST_DB=postgresql`` runs the same tests on PostgreSQL: ``LANYARD_TEST_PG_URL`` names the
+server (``make test`` starts a throwaway one and sets it; run by hand, the default is
+``postgresql://postgres@127.0.0.1:5432/test``); each run gets its own database, dropped at the end.
 """
 
 from __future__ import annotations
