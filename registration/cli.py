@@ -53,7 +53,7 @@ def init_db_command():
 @with_appcontext
 def import_command(file, dry_run, send_confirmations):
     """Import registrations from a CSV export of the association database."""
-    from .importing import import_registrations, issued_for
+    from .importing import count_of, import_registrations, issued_for
     from .mail import deliver_confirmations as deliver
     from .services import current_event
 
@@ -90,11 +90,11 @@ def import_command(file, dry_run, send_confirmations):
     if send_confirmations:
         with click.progressbar(length=len(report.codes), label="Sending confirmations", file=sys.stderr) as bar:
             failures = deliver(issued_for(report), settings, progress=bar.update)
-        click.echo(f"Sent {len(report.codes) - len(failures)} confirmations.")
+        click.echo(f"Sent {count_of(len(report.codes) - len(failures), 'confirmation')}.")
         if failures:
             for issued, why in failures[:20]:
                 click.echo(f"not sent to registration {issued.registration.id}: {why}", err=True)
-            click.echo(f"{len(failures)} confirmations were not sent; resend them from the desk.", err=True)
+            click.echo(f"{count_of(len(failures), 'confirmation')} not sent; resend them from the desk.", err=True)
             sys.exit(1)
 
 

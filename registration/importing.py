@@ -71,20 +71,20 @@ class ImportReport:
 
     def summary(self) -> str:
         """What a real run did, in one sentence (the command line's English, plurals right)."""
-        return (f"Imported {_count(self.imported, 'registration')} ({self.full} full, {_count(self.guests, 'guest')}) "
-                f"and {_count(self.health_records, 'health record')}.")
+        return (f"Imported {count_of(self.imported, 'registration')} ({self.full} full, {count_of(self.guests, 'guest')}) "
+                f"and {count_of(self.health_records, 'health record')}.")
 
     def checked(self) -> str:
         """What a clean dry run found."""
-        return f"{_count(self.rows, 'row')} checked; all good. Nothing was imported (dry run)."
+        return f"{count_of(self.rows, 'row')} checked; all good. Nothing was imported (dry run)."
 
     def refused(self) -> str:
         """Why nothing was imported."""
         bad = len(self.errors)
-        return f"{bad} of {_count(self.rows, 'row')} {'is' if bad == 1 else 'are'} bad; nothing was imported."
+        return f"{bad} of {count_of(self.rows, 'row')} {'is' if bad == 1 else 'are'} bad; nothing was imported."
 
 
-def _count(n: int, noun: str) -> str:
+def count_of(n: int, noun: str) -> str:
     """``1 guest``, ``2 guests``, ``0 guests``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 

@@ -139,7 +139,7 @@ def test_the_installed_wheel_initialises_and_serves_registration_and_a_kiosk_che
     assert "Database ready" in _run([lanyard, "init-db"], cwd=site, env=env)
     added = _run([lanyard, "kiosk", "add", "lobby", "--printer", "front"], cwd=site, env=env)
     token = next(line.rsplit(" ", 1)[1] for line in added.splitlines() if line.startswith("API token"))
-    assert "Imported 1 registrations" in _run([lanyard, "import", "people.csv", "--send-confirmations"],
+    assert "Imported 1 registration (1 full, 0 guests)" in _run([lanyard, "import", "people.csv", "--send-confirmations"],
                                               cwd=site, env=env)
     (message,) = read_outbox(site / "outbox")
     code = qr_in_message(message)
