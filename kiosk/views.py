@@ -7,14 +7,14 @@ rendered into data attributes and a JSON data block here.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import force_locale, gettext as _
 from flask_login import logout_user
 
 from registration.errors import LanyardError
 from registration.extensions import db
 
-from .services import enrol_kiosk
+from .services import enrol_kiosk, pending_enrolment
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", static_folder="static")
 
@@ -151,15 +151,46 @@ def index():
     return _no_store(current_app.make_response(page))
 
 
+def _enrol_invalid():
+    return _no_store(current_app.make_response((render_template("kiosk/enrol_invalid.html"), 404)))
+
+
+#: The session key that holds an enrolment code between the link and the confirmation.
+PENDING_ENROLMENT = "kiosk_enrolment"
+
+
 @bp.route("/enrol/<code>")
-def enrol(code: str):
-    """Bind this browser to the kiosk of a one-time enrolment code, then open the kiosk page."""
+@bp.route("/enrol", methods=["GET", "POST"])
+def enrol(code: str | None = None):
+    """Enrol this browser as a kiosk, in three steps; only the last one, a POST with CSRF, spends the code.
+
+    1. ``GET /enrol/CODE`` (the emailed link) keeps the code in this browser's session and redirects
+       to ``/enrol``, so the code is in one access-log line, not in every reload after it.
+    2. ``GET /enrol`` asks "Make this browser kiosk NAME?". A link previewer or a mail scanner that
+       fetches the link gets this far and binds nothing.
+    3. ``POST /enrol`` binds the browser and opens the kiosk page.
+    """
+    if code is not None:
+        try:
+            pending_enrolment(code)
+        except LanyardError:
+            return _enrol_invalid()
+        session[PENDING_ENROLMENT] = code
+        return _no_store(redirect(url_for("kiosk.enrol")))
+    code = session.get(PENDING_ENROLMENT)
+    if request.method != "POST":
+        try:
+            kiosk = pending_enrolment(code)
+        except LanyardError:
+            return _enrol_invalid()
+        return _no_store(current_app.make_response(render_template("kiosk/enrol_confirm.html", kiosk=kiosk)))
+    session.pop(PENDING_ENROLMENT, None)
     try:
         kiosk = enrol_kiosk(code)
         db.session.commit()
     except LanyardError:
         db.session.rollback()
-        return _no_store(current_app.make_response((render_template("kiosk/enrol_invalid.html"), 404)))
+        return _enrol_invalid()
     logout_user()  # a browser is either a kiosk or a staff desk, not both
     session["kiosk"] = {"id": kiosk.id, "generation": kiosk.generation}
     session.permanent = True

@@ -150,12 +150,13 @@ def open_kiosk(live_server, context, make_kiosk, page_problems):
     """Factory: add a kiosk, enrol a new page to it through its enrolment link; returns ``(page, kiosk)``."""
     from playwright.sync_api import expect
 
+    from .helpers import enrol
+
     def open_(name: str = "kiosk-a", **options):
         kiosk, enrol_code = make_kiosk(name, **options)
         page = context.new_page()
         page_problems.watch(page)
-        page.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
-        expect(page).to_have_url(f"{live_server}/kiosk/")
+        enrol(page, live_server, enrol_code)
         expect(page.locator('[data-screen="start"]')).to_be_visible()
         return page, kiosk
 

@@ -18,6 +18,16 @@ def scan(page, code: str) -> None:
     page.keyboard.press("Enter")
 
 
+def enrol(page, base_url: str, enrol_code: str) -> None:
+    """Open an enrolment link and confirm it, as the person setting the kiosk up does."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/kiosk/enrol/{enrol_code}")
+    expect(page).to_have_url(f"{base_url}/kiosk/enrol")
+    page.get_by_role("button", name="Make this browser the kiosk").click()
+    expect(page).to_have_url(f"{base_url}/kiosk/")
+
+
 def screen(page, name: str):
     """The section of screen ``name``."""
     return page.locator(f'[data-screen="{name}"]')

@@ -315,8 +315,9 @@ def test_a_rotated_kiosk_token_unbinds_the_browser(open_kiosk, make_registration
     assert count(CheckIn) == 0
 
 
-def test_enrolment_links_work_once(context, live_server, make_kiosk, page_problems):
-    _kiosk, enrol_code = make_kiosk()
+def test_enrolment_asks_first_and_a_link_preview_spends_nothing(context, live_server, make_kiosk, page_problems):
+    _kiosk, enrol_code = make_kiosk(location="Lobby A")
+    link = f"{live_server}/kiosk/enrol/{enrol_code}"
     page = context.new_page()
     page_problems.watch(page)
 
@@ -324,13 +325,24 @@ def test_enrolment_links_work_once(context, live_server, make_kiosk, page_proble
     expect(page).to_have_url(re.compile(r"/kiosk/not-enrolled$"))
     expect(page.locator("h1")).to_have_text("This browser is not a kiosk")
 
-    page.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
+    previewer = context.browser.new_context()  # a chat previewer fetches the link before anyone taps it
+    try:
+        assert previewer.request.head(link).ok and previewer.request.get(link).ok
+    finally:
+        previewer.close()
+
+    page.goto(link)
+    expect(page).to_have_url(f"{live_server}/kiosk/enrol")  # the code is gone from the address bar
+    expect(page.locator("h1")).to_have_text("Make this browser kiosk kiosk-a?")
+    expect(page.locator("main")).to_contain_text("Lobby A")
+    page.get_by_role("button", name="Make this browser the kiosk").click()
     expect(page).to_have_url(f"{live_server}/kiosk/")
+    expect(screen(page, "start")).to_be_visible()
 
     other = context.browser.new_context()
     try:
         second = other.new_page()
-        response = second.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
+        response = second.goto(link)
         assert response.status == 404
         expect(second.locator("h1")).to_have_text("This enrolment link does not work")
     finally:
