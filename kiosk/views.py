@@ -1,8 +1,8 @@
 """Kiosk pages: the touch-screen check-in page, device enrolment and the out-of-service page.
 
 The page itself is static HTML plus ``kiosk/static/kiosk.js``; the CSP forbids inline scripts, so
-everything the script needs (API addresses, time-outs, every message in every language) is
-rendered into data attributes and a JSON data block here.
+everything the script needs (API addresses, the ``[kiosk]`` timings of the settings, every message
+in every language) is rendered into data attributes and a JSON data block here.
 """
 
 from __future__ import annotations
@@ -17,16 +17,6 @@ from registration.extensions import db
 from .services import enrol_kiosk, pending_enrolment
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", static_folder="static")
-
-#: Time-outs of the page in seconds; a test or a site can override them in ``app.config``.
-TIMEOUT_DEFAULTS = {
-    "KIOSK_IDLE_SECONDS": 30,  # no touch or key for this long: ask "Still there?"
-    "KIOSK_WARNING_SECONDS": 10,  # the "Still there?" countdown, then the screen clears
-    "KIOSK_DONE_SECONDS": 8,  # "take your badge" stays this long before the start screen returns
-    "KIOSK_POLL_MS": 400,  # how often the print job's state is asked for
-    "KIOSK_HEARTBEAT_SECONDS": 60,  # how often an idle page asks whether the kiosk is still enabled
-}
-
 
 def _messages() -> dict[str, str]:
     """Every string the script shows, in the current locale; ``{name}``-style fields are filled by the script."""
@@ -128,10 +118,6 @@ def _no_store(response):
     return response
 
 
-def _timeouts() -> dict[str, int]:
-    return {key: int(current_app.config.get(key, default)) for key, default in TIMEOUT_DEFAULTS.items()}
-
-
 @bp.route("/")
 def index():
     """The check-in page of the kiosk this browser is bound to (the policy sends others to ``unenrolled``)."""
@@ -145,7 +131,7 @@ def index():
                    for rtype in settings.registration_types.values()}
     with force_locale(kiosk.language):
         page = render_template(
-            "kiosk/index.html", kiosk=kiosk, timeouts=_timeouts(), messages=_all_messages(),
+            "kiosk/index.html", kiosk=kiosk, timings=settings.kiosk, messages=_all_messages(),
             pass_labels=pass_labels, language=kiosk.language,
         )
     return _no_store(current_app.make_response(page))

@@ -37,9 +37,9 @@ backend = "preview"
 directory = "badges/kiosk-2"
 """
 
-#: Page time-outs for tests: nothing goes idle by accident; the idle test sets its own.
-TEST_TIMEOUTS = {"KIOSK_IDLE_SECONDS": 120, "KIOSK_WARNING_SECONDS": 10, "KIOSK_DONE_SECONDS": 60,
-                 "KIOSK_POLL_MS": 150}
+#: The ``[kiosk]`` timings for tests: nothing goes idle by accident; the idle tests set their own.
+TEST_TIMINGS = {"idle_seconds": 120, "warning_seconds": 10, "done_seconds": 60, "poll_ms": 150,
+                "heartbeat_seconds": 60}
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +72,17 @@ def kiosk_1_extra() -> str:
 
 
 @pytest.fixture
-def app(make_app, emulator, kiosk_1_extra):
+def kiosk_timings() -> dict:
+    """Changes to :data:`TEST_TIMINGS` (a test parametrizes this, e.g. to go idle after a second)."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app, emulator, kiosk_1_extra, kiosk_timings):
     """The app with printer ``kiosk-1`` on the emulator and ``kiosk-2`` a preview folder; context pushed."""
-    app = make_app(printers=PRINTERS.format(port=emulator.port, kiosk_1_extra=kiosk_1_extra))
-    app.config.update(TEST_TIMEOUTS)
+    timings = "".join(f"{key} = {value}\n" for key, value in {**TEST_TIMINGS, **kiosk_timings}.items())
+    app = make_app(printers=PRINTERS.format(port=emulator.port, kiosk_1_extra=kiosk_1_extra),
+                   extra=f"\n[kiosk]\n{timings}")
     with app.app_context():
         yield app
 

@@ -287,11 +287,11 @@ def test_a_disabled_kiosk_is_out_of_service(open_kiosk, make_registration, live_
     expect(page.locator("h1")).to_have_text("Out of service")
 
 
-def test_a_kiosk_disabled_while_nobody_scans_goes_out_of_service_by_itself(app, open_kiosk):
+@pytest.mark.parametrize("kiosk_timings", [{"heartbeat_seconds": 1}])
+def test_a_kiosk_disabled_while_nobody_scans_goes_out_of_service_by_itself(open_kiosk):
     from kiosk.services import disable_kiosk
     from registration.audit import Actor
 
-    app.config.update(KIOSK_HEARTBEAT_SECONDS=1)
     page, kiosk = open_kiosk()
     disable_kiosk(kiosk, actor=Actor.system("test"))
     db.session.commit()

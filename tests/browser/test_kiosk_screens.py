@@ -140,8 +140,8 @@ def test_a_spanish_kiosk_starts_in_spanish(open_kiosk, make_registration):
         "Este no es un código de registro. Escanee el código QR de su correo de confirmación.")
 
 
-def test_idle_warns_then_clears_every_trace_of_the_person(app, open_kiosk, make_registration):
-    app.config.update(KIOSK_IDLE_SECONDS=1, KIOSK_WARNING_SECONDS=2)
+@pytest.mark.parametrize("kiosk_timings", [{"idle_seconds": 1, "warning_seconds": 2}])
+def test_idle_warns_then_clears_every_trace_of_the_person(open_kiosk, make_registration):
     person = make_registration(badge_name="Alan Turing", health=None)[0]
     page, _kiosk = open_kiosk()
     scan(page, person.code)
@@ -162,8 +162,8 @@ def test_idle_warns_then_clears_every_trace_of_the_person(app, open_kiosk, make_
     assert page.evaluate(STORAGE) == {"local": 0, "session": 0, "indexed": 0, "cookies": ""}
 
 
-def test_idle_clears_a_half_typed_name_search(app, open_kiosk):
-    app.config.update(KIOSK_IDLE_SECONDS=1, KIOSK_WARNING_SECONDS=1)
+@pytest.mark.parametrize("kiosk_timings", [{"idle_seconds": 1, "warning_seconds": 1}])
+def test_idle_clears_a_half_typed_name_search(open_kiosk):
     page, _kiosk = open_kiosk()
     page.locator("#find-by-name").click()
     tap(page, "Lovelace")
