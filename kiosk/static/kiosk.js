@@ -108,6 +108,7 @@
       section.hidden = section.dataset.screen !== sectionName;
     });
     screen = name;
+    root.dataset.state = name;  // the state, for tests and measurements (the script is running from here on)
     scanBuffer = "";
     var section = document.querySelector('.screen[data-screen="' + sectionName + '"]');
     var target = focusTarget || (section && section.querySelector("h1"));
