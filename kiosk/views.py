@@ -18,6 +18,22 @@ from .services import enrol_kiosk, pending_enrolment
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", static_folder="static")
 
+#: The on-screen keyboard for typing a code: Crockford base32 as in the email (I, L, O and U are not in
+#: codes; the server reads I and L as 1 and O as 0, so those keys are left out rather than mistyped).
+CODE_KEYBOARD = ("1234567890", "ABCDEFGHJK", "MNPQRSTVWX", "YZ")
+
+#: The on-screen keyboards for a last name: Latin (with Ñ), Greek and Cyrillic. Accents need no
+#: keys: the search ignores them (Muñoz = MUNOZ, Ά = Α, Й = И).
+NAME_KEYBOARDS = (
+    {"name": "latin", "lang": "en", "label": "ABC",
+     "rows": ("1234567890", "QWERTYUIOP", "ASDFGHJKLÑ", "ZXCVBNM-'.")},
+    {"name": "greek", "lang": "el", "label": "ΑΒΓ",
+     "rows": ("ΑΒΓΔΕΖΗΘΙΚ", "ΛΜΝΞΟΠΡΣΤΥ", "ΦΧΨΩ-'.")},
+    {"name": "cyrillic", "lang": "ru", "label": "АБВ",
+     "rows": ("ЙЦУКЕНГШЩЗХ", "ФЫВАПРОЛДЖЭ", "ЯЧСМИТЬЪБЮЁ", "ІЇЄҐЎ-'.")},
+)
+
+
 def _messages() -> dict[str, str]:
     """Every string the script shows, in the current locale; ``{name}``-style fields are filled by the script."""
     return {
@@ -26,6 +42,7 @@ def _messages() -> dict[str, str]:
         "scan_prompt": _("Scan the QR code from your confirmation email"),
         "scan_hint": _("Hold your phone or printout under the scanner."),
         "find_by_name": _("Find me by name"),
+        "type_code": _("Type my code"),
         "use_camera": _("Use the camera"),
         "camera_prompt": _("Hold the QR code up to the camera"),
         "camera_failed": _("The camera is not available. Please use the scanner or find yourself by name."),
@@ -36,14 +53,18 @@ def _messages() -> dict[str, str]:
         "pass": _("Your pass"),
         "preview_alt": _("Preview of your badge"),
         "printing": _("Your badge is printing at this kiosk"),
+        "printing_at": _("Your badge is printing at {location}"),
         "state_queued": _("Waiting for the printer…"),
         "state_sending": _("Printing…"),
         "state_printed": _("Printed"),
         "state_held": _("Waiting — the printer is not ready"),
         "printed": _("Printed — take your badge"),
         "printed_hint": _("Enjoy the conference!"),
-        "printed_elsewhere": _("Your badge was printed on printer {printer}, not at this kiosk. Please collect it "
+        "printed_pass": _("Your badge opens: {pass}"),
+        "printed_elsewhere": _("Your badge was printed at {location}, not at this kiosk. Please collect it "
                                "there, or ask at the registration desk."),
+        "printed_elsewhere_unknown": _("Your badge was printed at another printer, not at this kiosk. "
+                                       "Please ask at the registration desk."),
         "attention": _("This kiosk's printer needs attention — please use {kiosk} or the registration desk."),
         "attention_desk": _("This kiosk's printer needs attention — please go to the registration desk."),
         "print_failed": _("Your badge could not be printed here. The registration desk will print it for you."),
@@ -75,6 +96,12 @@ def _messages() -> dict[str, str]:
         "already_when": _("Your badge was printed at {where} on {when}."),
         "already_reprint": _("Lost it? The registration desk can print a new one."),
         "elsewhere": _("the registration desk"),
+        # type the code
+        "code_title": _("Type the code from your email"),
+        "code_label": _("Check-in code"),
+        "code_hint": _("It starts with R1, for example R1-AB12-…; dashes and spaces do not matter."),
+        "code_needed": _("Please type the whole code from your confirmation email."),
+        "check_in": _("Check in"),
         # find me by name
         "lookup_title": _("Find me by name"),
         "last_name": _("Last name"),
@@ -94,11 +121,15 @@ def _messages() -> dict[str, str]:
                       "or go to the registration desk."),
         "rate_limited": _("Too many attempts. Please wait a moment and try again."),
         "not_me": _("None of these — search again"),
+        "no_match_title": _("No match found"),
+        "search_again": _("Search again"),
         # idle, errors, service
         "idle_title": _("Still there?"),
         "idle_countdown": _("The screen clears in {seconds} seconds."),
         "still_here": _("I'm still here"),
         "error": _("Something went wrong. Please try again, or go to the registration desk."),
+        "unavailable": _("Temporarily unavailable — please use the desk"),
+        "unavailable_hint": _("Check-in cannot be saved right now. The registration desk will help you."),
         "out_of_service": _("Out of service"),
         "out_of_service_hint": _("This kiosk is closed. Please use another kiosk or the registration desk."),
     }
@@ -111,6 +142,12 @@ def _all_messages() -> dict[str, dict[str, str]]:
         with force_locale(language):
             messages[language] = _messages()
     return messages
+
+
+def _printer_locations() -> dict[str, dict[str, str]]:
+    """Where each printer with a configured ``location`` stands, per language: what attendees are told."""
+    return {name: {"en": options["location"], "es": options.get("location_es", options["location"])}
+            for name, options in g.settings.printers.items() if "location" in options}
 
 
 def _no_store(response):
@@ -132,7 +169,8 @@ def index():
     with force_locale(kiosk.language):
         page = render_template(
             "kiosk/index.html", kiosk=kiosk, timings=settings.kiosk, messages=_all_messages(),
-            pass_labels=pass_labels, language=kiosk.language,
+            pass_labels=pass_labels, printer_locations=_printer_locations(), language=kiosk.language,
+            code_keyboard=CODE_KEYBOARD, name_keyboards=NAME_KEYBOARDS,
         )
     return _no_store(current_app.make_response(page))
 

@@ -35,6 +35,8 @@ io_timeout = 3
 [printers.kiosk-2]
 backend = "preview"
 directory = "badges/kiosk-2"
+location = "the registration desk, Hall A"
+location_es = "el mostrador de registro, Sala A"
 """
 
 #: The ``[kiosk]`` timings for tests: nothing goes idle by accident; the idle tests set their own.

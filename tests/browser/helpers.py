@@ -59,7 +59,7 @@ def count(model, **where) -> int:
 def tap(page, text: str) -> None:
     """Type ``text`` on the kiosk's on-screen keyboard, one key press (click) per character."""
     for char in text.upper():
-        page.locator(f'.key[data-key="{char}"]').click()
+        page.locator(f'.key[data-key="{char}"]:visible').click()
 
 
 def sign_in(page, email: str, password: str) -> None:

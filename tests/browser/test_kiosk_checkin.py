@@ -18,7 +18,7 @@ from registration.extensions import db
 from registration.printing.models import Badge, PrintJob, PrinterState
 from tests.helpers import decode_qr
 
-from .helpers import count, scan, screen, settled_jobs
+from .helpers import count, scan, screen, settled_jobs, tap
 
 pytestmark = pytest.mark.browser
 
@@ -65,8 +65,10 @@ def test_a_scanned_full_attendee_gets_exactly_one_full_badge(open_kiosk, make_re
     expect(screen(page, "printing")).to_be_visible()
     expect(page.locator("#welcome-name")).to_have_text("Welcome, Ada Lovelace")
     expect(page.locator("#pass-label")).to_have_text("Full conference")
+    expect(page.locator("#pass-label")).to_have_css("background-color", "rgb(31, 78, 154)")  # #1f4e9a
     expect(page.locator("#badge-preview")).to_be_visible()
     expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    expect(page.locator("#print-state")).to_have_text("Enjoy the conference!")
     code, badge, image = printed_badge(emulator, person.registration, settings, fresh)
     assert code.startswith("B1")
     assert same_image(image, expected_badge(settings, person.registration, code, badge.serial, width=image.width))
@@ -99,7 +101,10 @@ def test_a_guest_gets_the_guest_band(open_kiosk, make_registration, emulator, se
 
     expect(page.locator("#welcome-name")).to_have_text(f"Welcome, {guest.registration.badge_name}")
     expect(page.locator("#pass-label")).to_have_text("Guest — Expo & receptions")
+    expect(page.locator("#pass-label")).to_have_css("background-color", "rgb(194, 65, 12)")  # the band, #c2410c
+    expect(page.locator("#pass-label")).to_have_css("color", "rgb(255, 255, 255)")  # 5.2:1 on it
     expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    expect(page.locator("#print-state")).to_have_text("Your badge opens: Guest — Expo & receptions")
     code, badge, image = printed_badge(emulator, guest.registration, settings, fresh)
     assert same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width))
     assert not same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width,
@@ -244,10 +249,88 @@ def test_a_badge_held_by_a_fault_is_printed_on_the_fallback_printer(open_kiosk, 
     expect(page.locator("#print-headline")).to_have_text(
         "This kiosk's printer needs attention — please go to the registration desk.")
     expect(page.locator("#print-state")).to_have_text(
-        "Your badge was printed on printer kiosk-2, not at this kiosk. Please collect it there, "
-        "or ask at the registration desk.")
+        "Your badge was printed at the registration desk, Hall A, not at this kiosk. Please collect it there, "
+        "or ask at the registration desk.")  # where the printer stands, never its name
     assert len(list((tmp_path / "badges" / "kiosk-2").glob("*.png"))) == 1
     assert emulator.jobs == []
+
+
+@pytest.mark.parametrize("kiosk_1_extra", ['fallback = "kiosk-3"\nhold_seconds = 0.5\n'
+                                           '[printers.kiosk-3]\nbackend = "preview"\ndirectory = "badges/kiosk-3"'])
+def test_a_printer_without_a_location_is_never_named(open_kiosk, make_registration, emulator):
+    emulator.set_fault("paper_out")
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-state")).to_have_text(
+        "Your badge was printed at another printer, not at this kiosk. Please ask at the registration desk.")
+    assert "kiosk-3" not in page.locator("#main").inner_text()
+
+
+@pytest.mark.parametrize("kiosk_1_extra", ['location = "Lobby A, by the escalators"\n'
+                                           'location_es = "Vestíbulo A, junto a las escaleras"'])
+@pytest.mark.parametrize(("language", "printing"), [
+    ("en", "Your badge is printing at Lobby A, by the escalators"),
+    ("es", "Su gafete se está imprimiendo en Vestíbulo A, junto a las escaleras"),
+])
+def test_the_kiosk_says_where_its_printer_stands(open_kiosk, make_registration, emulator, page_problems, language,
+                                                 printing):
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk(language=language)
+    page.route("**/api/v1/print-jobs/*", lambda route: route.abort())  # hold the page on "printing"
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-headline")).to_have_text(printing)
+    page.unroute("**/api/v1/print-jobs/*")
+    expect(page.locator("#print-status")).to_have_class("print-status is-done")
+    page_problems.errors[:] = [e for e in page_problems.errors if "ERR_FAILED" not in e]  # the held polls
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "Temporarily unavailable — please use the desk"),
+                                                 ("es", "No disponible por el momento: use el mostrador")])
+def test_a_storage_fault_sends_people_to_the_desk(open_kiosk, make_registration, language, title):
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk(language=language)
+    page.route("**/api/v1/checkins", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body=json.dumps({"error": {"code": "storage_unavailable", "message": "The database cannot write."}})))
+
+    scan(page, person.code)
+
+    expect(screen(page, "unavailable")).to_be_visible()
+    expect(page.locator("#unavailable-title")).to_have_text(title)
+    assert count(CheckIn) == 0
+
+
+def test_the_code_from_the_email_can_be_typed(open_kiosk, make_registration, emulator):
+    from registration.codes import format_for_humans
+
+    person = make_registration(badge_name="Ada Lovelace")[0]
+    page, _kiosk = open_kiosk()
+    page.locator("#type-code").click()
+    expect(screen(page, "code")).to_be_visible()
+
+    tap(page, person.code[:6])  # on the on-screen keyboard: shown grouped as in the email
+    expect(page.locator("#code-input")).to_have_value(format_for_humans(person.code)[:7])
+    page.locator('[data-screen="code"] .key[data-key="clear"]').click()
+    page.keyboard.type(format_for_humans(person.code).lower().replace("-", " "))  # or on a keyboard, any case
+    screen(page, "code").get_by_role("button", name="Check in").click()
+
+    expect(page.locator("#welcome-name")).to_have_text("Welcome, Ada Lovelace")
+    expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    assert len(emulator.wait_for_jobs(1)) == 1
+
+
+def test_a_short_code_asks_for_the_whole_code(open_kiosk):
+    page, _kiosk = open_kiosk()
+    page.locator("#type-code").click()
+    tap(page, "R")
+    screen(page, "code").get_by_role("button", name="Check in").click()
+    expect(page.locator("#code-error")).to_have_text("Please type the whole code from your confirmation email.")
+    assert count(CheckIn) == 0
 
 
 @pytest.mark.parametrize("kiosk_1_extra", ["hold_seconds = 0.5"])

@@ -73,6 +73,9 @@ def test_find_me_by_name_without_the_second_factor_reveals_nothing(open_kiosk, m
     expect(screen(page, "results")).to_be_visible()
     expect(page.locator("#no-match")).to_be_visible()
     expect(page.locator("#results .result")).to_have_count(0)
+    expect(page.locator("#results-title")).to_have_text("No match found")  # never "Is this you?" over nothing
+    expect(page.locator("#search-again")).to_have_text("Search again")
+    assert "Is this you?" not in page.locator("#main").inner_text()
     assert "Qui" not in page.locator("#main").inner_text()
 
     # Nor does the API itself, asked directly from the kiosk's own session.
@@ -84,6 +87,30 @@ def test_find_me_by_name_without_the_second_factor_reveals_nothing(open_kiosk, m
         return [r.status, await r.json()];
     }""")
     assert answer == [200, {"matches": []}]
+
+
+@pytest.mark.parametrize(("layout", "first", "last", "typed", "masked"), [
+    ("greek", "Ελένη", "Παπαδοπούλου", "ΠΑΠΑΔΟΠΟΥΛΟΥ", "Ε. Παπ…"),
+    ("cyrillic", "Анна", "Ёлкина", "ЁЛКИНА", "А. Ёлк…"),
+])
+def test_greek_and_cyrillic_names_are_found_on_their_keyboards(open_kiosk, make_registration, layout, first, last,
+                                                                typed, masked):
+    make_registration(first_name=first, last_name=last, email="eleni@city.example.gov")
+    page, _kiosk = open_kiosk()
+    page.locator("#find-by-name").click()
+
+    page.locator(f'.layout-key[data-layout-key="{layout}"]').click()
+    expect(page.locator(f'.layout-key[data-layout-key="{layout}"]')).to_have_attribute("aria-pressed", "true")
+    tap(page, typed)
+    expect(page.locator("#last-name")).to_have_value(typed)
+    page.locator('.layout-key[data-layout-key="latin"]').click()
+    page.locator("#second-factor").click()
+    tap(page, "ele")
+    screen(page, "lookup").get_by_role("button", name="Search").click()
+
+    expect(page.locator("#results .result")).to_have_count(1)
+    expect(page.locator("#results .result")).to_contain_text(masked)
+    expect(page.locator("#results-title")).to_have_text("Is this you?")
 
 
 def test_too_many_lookups_ask_to_wait(open_kiosk, make_registration, monkeypatch):
