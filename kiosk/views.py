@@ -183,6 +183,7 @@ def _enrol_invalid():
 PENDING_ENROLMENT = "kiosk_enrolment"
 
 
+# One endpoint for the three steps, so the access policy lists enrolment once as public.
 @bp.route("/enrol/<code>")
 @bp.route("/enrol", methods=["GET", "POST"])
 def enrol(code: str | None = None):
