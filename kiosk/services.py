@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from registration.audit import Actor, record
 from registration.checkin.models import CheckIn, Kiosk
 from registration.checkin.services import print_job_dict
-from registration.codes import digests_match, hash_code, new_code, parse_code
+from registration.codes import hash_code, new_code, parse_code
 from registration.errors import LanyardError
 from registration.extensions import db
 from registration.models import Event, utcnow
@@ -72,10 +72,10 @@ def add_kiosk(event: Event, *, name: str, printer_name: str, settings: Settings,
     return kiosk, token, enrol_code
 
 
-def enrol_kiosk(enrol_code: object, *, now: datetime | None = None) -> Kiosk:
-    """Use a one-time enrolment code: returns the kiosk a browser may now be bound to.
+def _enrolment_digest(enrol_code: object) -> str:
+    """The stored hash of a well-formed enrolment code.
 
-    :raise LanyardError: ``enrolment_invalid`` (malformed, unknown, already used or expired).
+    :raise LanyardError: ``enrolment_invalid`` for anything that is not one.
     """
     try:
         parsed = parse_code(enrol_code)
@@ -83,20 +83,40 @@ def enrol_kiosk(enrol_code: object, *, now: datetime | None = None) -> Kiosk:
         raise LanyardError("enrolment_invalid") from None
     if parsed.kind != "enrol":
         raise LanyardError("enrolment_invalid")
+    return parsed.digest
+
+
+def pending_enrolment(enrol_code: object, *, now: datetime | None = None) -> Kiosk:
+    """The kiosk an unused, unexpired enrolment code would bind a browser to; reads only, spends nothing.
+
+    :raise LanyardError: ``enrolment_invalid`` (malformed, unknown, already used or expired).
+    """
+    digest = _enrolment_digest(enrol_code)
+    kiosk = db.session.execute(
+        sa.select(Kiosk).where(Kiosk.enrol_hash == digest, Kiosk.enrol_expires_at > (now or utcnow()))
+    ).scalar_one_or_none()
+    if kiosk is None:
+        raise LanyardError("enrolment_invalid")
+    return kiosk
+
+
+def enrol_kiosk(enrol_code: object, *, now: datetime | None = None) -> Kiosk:
+    """Spend a one-time enrolment code: returns the kiosk a browser may now be bound to.
+
+    :raise LanyardError: ``enrolment_invalid`` (malformed, unknown, already used or expired).
+    """
+    digest = _enrolment_digest(enrol_code)
     # Consume the code with one conditional write, so two browsers racing for it cannot both win.
-    now = now or utcnow()
-    kiosk = db.session.execute(sa.select(Kiosk).filter_by(enrol_hash=parsed.digest)).scalar_one_or_none()
-    if kiosk is None or not digests_match(kiosk.enrol_hash or "", parsed.digest):
-        raise LanyardError("enrolment_invalid")
-    used = db.session.execute(
+    kiosk_id = db.session.execute(
         sa.update(Kiosk)
-        .where(Kiosk.id == kiosk.id, Kiosk.enrol_hash == parsed.digest, Kiosk.enrol_expires_at > now)
+        .where(Kiosk.enrol_hash == digest, Kiosk.enrol_expires_at > (now or utcnow()))
         .values(enrol_hash=None, enrol_expires_at=None)
+        .returning(Kiosk.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if used != 1:
+    ).scalar_one_or_none()
+    if kiosk_id is None:
         raise LanyardError("enrolment_invalid")
-    db.session.refresh(kiosk)
+    kiosk = db.session.get(Kiosk, kiosk_id, populate_existing=True)
     record(Actor.for_kiosk(kiosk), "kiosk.enrol", kiosk, generation=kiosk.generation)
     return kiosk
 

@@ -1,31 +1,37 @@
 """Kiosk pages: the touch-screen check-in page, device enrolment and the out-of-service page.
 
 The page itself is static HTML plus ``kiosk/static/kiosk.js``; the CSP forbids inline scripts, so
-everything the script needs (API addresses, time-outs, every message in every language) is
-rendered into data attributes and a JSON data block here.
+everything the script needs (API addresses, the ``[kiosk]`` timings of the settings, every message
+in every language) is rendered into data attributes and a JSON data block here.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import force_locale, gettext as _
 from flask_login import logout_user
 
 from registration.errors import LanyardError
 from registration.extensions import db
 
-from .services import enrol_kiosk
+from .services import enrol_kiosk, pending_enrolment
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", static_folder="static")
 
-#: Time-outs of the page in seconds; a test or a site can override them in ``app.config``.
-TIMEOUT_DEFAULTS = {
-    "KIOSK_IDLE_SECONDS": 30,  # no touch or key for this long: ask "Still there?"
-    "KIOSK_WARNING_SECONDS": 10,  # the "Still there?" countdown, then the screen clears
-    "KIOSK_DONE_SECONDS": 8,  # "take your badge" stays this long before the start screen returns
-    "KIOSK_POLL_MS": 400,  # how often the print job's state is asked for
-    "KIOSK_HEARTBEAT_SECONDS": 60,  # how often an idle page asks whether the kiosk is still enabled
-}
+#: The on-screen keyboard for typing a code: Crockford base32 as in the email (I, L, O and U are not in
+#: codes; the server reads I and L as 1 and O as 0, so those keys are left out rather than mistyped).
+CODE_KEYBOARD = ("1234567890", "ABCDEFGHJK", "MNPQRSTVWX", "YZ")
+
+#: The on-screen keyboards for a last name: Latin (with Ñ), Greek and Cyrillic. Accents need no
+#: keys: the search ignores them (Muñoz = MUNOZ, Ά = Α, Й = И).
+NAME_KEYBOARDS = (
+    {"name": "latin", "lang": "en", "label": "ABC",
+     "rows": ("1234567890", "QWERTYUIOP", "ASDFGHJKLÑ", "ZXCVBNM-'.")},
+    {"name": "greek", "lang": "el", "label": "ΑΒΓ",
+     "rows": ("ΑΒΓΔΕΖΗΘΙΚ", "ΛΜΝΞΟΠΡΣΤΥ", "ΦΧΨΩ-'.")},
+    {"name": "cyrillic", "lang": "ru", "label": "АБВ",
+     "rows": ("ЙЦУКЕНГШЩЗХ", "ФЫВАПРОЛДЖЭ", "ЯЧСМИТЬЪБЮЁ", "ІЇЄҐЎ-'.")},
+)
 
 
 def _messages() -> dict[str, str]:
@@ -36,6 +42,7 @@ def _messages() -> dict[str, str]:
         "scan_prompt": _("Scan the QR code from your confirmation email"),
         "scan_hint": _("Hold your phone or printout under the scanner."),
         "find_by_name": _("Find me by name"),
+        "type_code": _("Type my code"),
         "use_camera": _("Use the camera"),
         "camera_prompt": _("Hold the QR code up to the camera"),
         "camera_failed": _("The camera is not available. Please use the scanner or find yourself by name."),
@@ -46,14 +53,18 @@ def _messages() -> dict[str, str]:
         "pass": _("Your pass"),
         "preview_alt": _("Preview of your badge"),
         "printing": _("Your badge is printing at this kiosk"),
+        "printing_at": _("Your badge is printing at {location}"),
         "state_queued": _("Waiting for the printer…"),
         "state_sending": _("Printing…"),
         "state_printed": _("Printed"),
         "state_held": _("Waiting — the printer is not ready"),
         "printed": _("Printed — take your badge"),
         "printed_hint": _("Enjoy the conference!"),
-        "printed_elsewhere": _("Your badge was printed on printer {printer}, not at this kiosk. Please collect it "
+        "printed_pass": _("Your badge opens: {pass}"),
+        "printed_elsewhere": _("Your badge was printed at {location}, not at this kiosk. Please collect it "
                                "there, or ask at the registration desk."),
+        "printed_elsewhere_unknown": _("Your badge was printed at another printer, not at this kiosk. "
+                                       "Please ask at the registration desk."),
         "attention": _("This kiosk's printer needs attention — please use {kiosk} or the registration desk."),
         "attention_desk": _("This kiosk's printer needs attention — please go to the registration desk."),
         "print_failed": _("Your badge could not be printed here. The registration desk will print it for you."),
@@ -85,6 +96,12 @@ def _messages() -> dict[str, str]:
         "already_when": _("Your badge was printed at {where} on {when}."),
         "already_reprint": _("Lost it? The registration desk can print a new one."),
         "elsewhere": _("the registration desk"),
+        # type the code
+        "code_title": _("Type the code from your email"),
+        "code_label": _("Check-in code"),
+        "code_hint": _("It starts with R1, for example R1-AB12-…; dashes and spaces do not matter."),
+        "code_needed": _("Please type the whole code from your confirmation email."),
+        "check_in": _("Check in"),
         # find me by name
         "lookup_title": _("Find me by name"),
         "last_name": _("Last name"),
@@ -104,11 +121,15 @@ def _messages() -> dict[str, str]:
                       "or go to the registration desk."),
         "rate_limited": _("Too many attempts. Please wait a moment and try again."),
         "not_me": _("None of these — search again"),
+        "no_match_title": _("No match found"),
+        "search_again": _("Search again"),
         # idle, errors, service
         "idle_title": _("Still there?"),
         "idle_countdown": _("The screen clears in {seconds} seconds."),
         "still_here": _("I'm still here"),
         "error": _("Something went wrong. Please try again, or go to the registration desk."),
+        "unavailable": _("Temporarily unavailable — please use the desk"),
+        "unavailable_hint": _("Check-in cannot be saved right now. The registration desk will help you."),
         "out_of_service": _("Out of service"),
         "out_of_service_hint": _("This kiosk is closed. Please use another kiosk or the registration desk."),
     }
@@ -123,13 +144,15 @@ def _all_messages() -> dict[str, dict[str, str]]:
     return messages
 
 
+def _printer_locations() -> dict[str, dict[str, str]]:
+    """Where each printer with a configured ``location`` stands, per language: what attendees are told."""
+    return {name: {"en": options["location"], "es": options.get("location_es", options["location"])}
+            for name, options in g.settings.printers.items() if "location" in options}
+
+
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _timeouts() -> dict[str, int]:
-    return {key: int(current_app.config.get(key, default)) for key, default in TIMEOUT_DEFAULTS.items()}
 
 
 @bp.route("/")
@@ -145,21 +168,54 @@ def index():
                    for rtype in settings.registration_types.values()}
     with force_locale(kiosk.language):
         page = render_template(
-            "kiosk/index.html", kiosk=kiosk, timeouts=_timeouts(), messages=_all_messages(),
-            pass_labels=pass_labels, language=kiosk.language,
+            "kiosk/index.html", kiosk=kiosk, timings=settings.kiosk, messages=_all_messages(),
+            pass_labels=pass_labels, printer_locations=_printer_locations(), language=kiosk.language,
+            code_keyboard=CODE_KEYBOARD, name_keyboards=NAME_KEYBOARDS,
         )
     return _no_store(current_app.make_response(page))
 
 
+def _enrol_invalid():
+    return _no_store(current_app.make_response((render_template("kiosk/enrol_invalid.html"), 404)))
+
+
+#: The session key that holds an enrolment code between the link and the confirmation.
+PENDING_ENROLMENT = "kiosk_enrolment"
+
+
+# One endpoint for the three steps, so the access policy lists enrolment once as public.
 @bp.route("/enrol/<code>")
-def enrol(code: str):
-    """Bind this browser to the kiosk of a one-time enrolment code, then open the kiosk page."""
+@bp.route("/enrol", methods=["GET", "POST"])
+def enrol(code: str | None = None):
+    """Enrol this browser as a kiosk, in three steps; only the last one, a POST with CSRF, spends the code.
+
+    1. ``GET /enrol/CODE`` (the emailed link) keeps the code in this browser's session and redirects
+       to ``/enrol``, so the code is in one access-log line, not in every reload after it.
+    2. ``GET /enrol`` asks "Make this browser kiosk NAME?". A link previewer or a mail scanner that
+       fetches the link gets this far and binds nothing.
+    3. ``POST /enrol`` binds the browser and opens the kiosk page.
+    """
+    if code is not None:
+        try:
+            pending_enrolment(code)
+        except LanyardError:
+            return _enrol_invalid()
+        session[PENDING_ENROLMENT] = code
+        return _no_store(redirect(url_for("kiosk.enrol")))
+    code = session.get(PENDING_ENROLMENT)
+    if request.method != "POST":
+        try:
+            kiosk = pending_enrolment(code)
+        except LanyardError:
+            return _enrol_invalid()
+        return _no_store(current_app.make_response(render_template("kiosk/enrol_confirm.html", kiosk=kiosk)))
+    session.pop(PENDING_ENROLMENT, None)
     try:
         kiosk = enrol_kiosk(code)
         db.session.commit()
     except LanyardError:
         db.session.rollback()
-        return _no_store(current_app.make_response((render_template("kiosk/enrol_invalid.html"), 404)))
+        return _enrol_invalid()
     logout_user()  # a browser is either a kiosk or a staff desk, not both
     session["kiosk"] = {"id": kiosk.id, "generation": kiosk.generation}
     session.permanent = True

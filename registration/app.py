@@ -143,11 +143,6 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
         WTF_CSRF_TIME_LIMIT=None,  # a kiosk or desk page may stay open all day
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
-        KIOSK_IDLE_SECONDS=settings.kiosk.idle_seconds,
-        KIOSK_WARNING_SECONDS=settings.kiosk.warning_seconds,
-        KIOSK_DONE_SECONDS=settings.kiosk.done_seconds,
-        KIOSK_POLL_MS=settings.kiosk.poll_ms,
-        KIOSK_HEARTBEAT_SECONDS=settings.kiosk.heartbeat_seconds,
     )
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -302,6 +302,11 @@ def _mail(raw: dict, root: Path) -> MailSettings:
     )
 
 
+#: Where a printer stands, as attendees are told (English, Spanish); optional.
+PRINTER_LOCATION_KEYS = ("location", "location_es")
+PRINTER_LOCATION_MAX = 120
+
+
 def _printers(raw: dict, root: Path) -> dict[str, dict]:
     tables = _table(raw, "printers", required=False)
     printers = {}
@@ -328,6 +333,14 @@ def _printers(raw: dict, root: Path) -> dict[str, dict]:
         for key in ("port", "baudrate", "hold_seconds", "connect_timeout", "io_timeout"):
             if key in options and (options[key] < 0 or (key != "hold_seconds" and options[key] == 0)):
                 raise ConfigError(f"{where}.{key}: must be positive")
+        for key in PRINTER_LOCATION_KEYS:  # what a kiosk tells attendees, never the printer's own name
+            if key in t:
+                location = " ".join(_get(t, key, where, str).split())
+                if not location or len(location) > PRINTER_LOCATION_MAX or not location.isprintable():
+                    raise ConfigError(f"{where}.{key}: 1-{PRINTER_LOCATION_MAX} printable characters")
+                options[key] = location
+        if "location_es" in options and "location" not in options:
+            raise ConfigError(f"{where}.location_es: needs location (the English text) too")
         if options.get("fallback") == name:
             raise ConfigError(f"{where}.fallback: a printer cannot be its own fallback")
         for key in ("directory", "path"):  # relative paths are relative to the configuration file

@@ -14,6 +14,7 @@
   var cfg = root.dataset;
   var MESSAGES = JSON.parse(document.getElementById("kiosk-messages").textContent);
   var PASS_LABELS = JSON.parse(document.getElementById("kiosk-pass-labels").textContent);
+  var PRINTER_LOCATIONS = JSON.parse(document.getElementById("kiosk-printer-locations").textContent);
   var CSRF = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var DEFAULT_LANGUAGE = cfg.language;
   var IDLE_MS = Number(cfg.idleSeconds) * 1000;
@@ -29,7 +30,10 @@
   var REQUEST_TIMEOUT_MS = 10000;
   var FINAL_JOB_STATES = { printed: 1, failed: 1, needs_decision: 1, cancelled: 1 };
   // Screens where a scan is welcome: nobody is typing there and no badge is on its way.
-  var SCAN_SCREENS = { start: 1, invalid: 1, already: 1, desk: 1, error: 1, done: 1 };
+  var SCAN_SCREENS = { start: 1, invalid: 1, already: 1, desk: 1, error: 1, unavailable: 1, done: 1 };
+  // A typed code is shown as the email prints it: R1-XXXX-XXXX-…
+  var CODE_GROUP = 4;
+  var CODE_PREFIX = 2;
 
   var language = DEFAULT_LANGUAGE;
   var screen = "start";
@@ -38,6 +42,7 @@
   var scanBuffer = "";
   var lastKeyAt = 0;
   var activeField = null;
+  var attendee = null;         // the person on the printing screen, until the next reset
   var cameraStream = null;
   var idleDialog = document.getElementById("idle-dialog");
 
@@ -95,6 +100,22 @@
     return attendee.pass_label;
   }
 
+  /** Where a printer stands, in the current language; null when the settings do not say. */
+  function printerLocation(printer) {
+    var where = PRINTER_LOCATIONS[printer];
+    return where ? (where[language] || where.en) : null;
+  }
+
+  /** Black or white, whichever reads better on ``hex`` (#RRGGBB): at least 4.5:1 for any colour. */
+  function textOn(hex) {
+    var channels = [1, 3, 5].map(function (i) {
+      var c = parseInt(hex.substr(i, 2), 16) / 255;
+      return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    var luminance = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2];
+    return (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) ? "#000000" : "#ffffff";
+  }
+
   function translatedPassLabel(label) {
     var known = PASS_LABELS[label];
     return known ? (known[language] || label) : label;
@@ -108,6 +129,7 @@
       section.hidden = section.dataset.screen !== sectionName;
     });
     screen = name;
+    root.dataset.state = name;  // the state, for tests and measurements (the script is running from here on)
     scanBuffer = "";
     var section = document.querySelector('.screen[data-screen="' + sectionName + '"]');
     var target = focusTarget || (section && section.querySelector("h1"));
@@ -127,7 +149,15 @@
       if (el.tagName === "INPUT") el.value = ""; else el.textContent = "";
     });
     ["print-headline", "print-state", "desk-title", "desk-message", "desk-case", "invalid-message",
-     "lookup-error", "camera-message", "announce", "idle-countdown"].forEach(function (id) { $(id).textContent = ""; });
+     "lookup-error", "code-error", "camera-message", "announce", "idle-countdown"].forEach(function (id) {
+      $(id).textContent = "";
+    });
+    var band = $("pass-label");
+    band.style.backgroundColor = band.style.color = band.style.borderColor = "";
+    attendee = null;
+    $("results-title").dataset.i18n = "results_title";
+    $("search-again").dataset.i18n = "not_me";
+    setLayout("latin");
     var preview = $("badge-preview");
     preview.onload = preview.onerror = null;
     preview.removeAttribute("src");
@@ -199,7 +229,13 @@
       }
       return fetch(url, options).then(function (response) {
         clearTimeout(timeout);
-        if (response.status >= 500) throw new Error("server " + response.status);
+        if (response.status >= 500) {
+          return response.json().catch(function () { return {}; }).then(function (data) {
+            var error = new Error("server " + response.status);
+            error.code = data && data.error && data.error.code;
+            throw error;
+          });
+        }
         return response.json().catch(function () { return {}; }).then(function (data) {
           return { status: response.status, data: data };
         });
@@ -258,8 +294,8 @@
       if (mine !== generation) return;
       if (answer.status === 200 && answer.data.result) { decide(answer.data); return; }
       if (!handleRefusal(answer)) showError();
-    }).catch(function () {
-      if (mine === generation) showError();
+    }).catch(function (error) {
+      if (mine === generation) showError(error);
     });
   }
 
@@ -270,16 +306,33 @@
     else showInvalid(answer.reason);
   }
 
-  function showError() {
+  /** A request failed for good: the storage being unavailable has its own screen (go to the desk). */
+  function showError(error) {
+    if (error && error.code === "storage_unavailable") {
+      show("unavailable");
+      announce(t("unavailable") + ". " + t("unavailable_hint"));
+      return;
+    }
     show("error");
     announce(t("error"));
   }
 
+  function printingText(printer) {
+    var where = printerLocation(printer);
+    return where ? t("printing_at", { location: where }) : t("printing");
+  }
+
   function showPrinting(answer) {
     var job = answer.print_job;
-    $("welcome-name").textContent = t("welcome_name", { name: answer.attendee.badge_name });
-    $("pass-label").textContent = passLabel(answer.attendee);
-    $("print-headline").textContent = t("printing");
+    attendee = answer.attendee;
+    $("welcome-name").textContent = t("welcome_name", { name: attendee.badge_name });
+    var band = $("pass-label");
+    band.textContent = passLabel(attendee);
+    if (/^#[0-9a-fA-F]{6}$/.test(attendee.band_color || "")) {
+      band.style.backgroundColor = band.style.borderColor = attendee.band_color;
+      band.style.color = textOn(attendee.band_color);
+    }
+    $("print-headline").textContent = printingText(job.printer);
     $("print-state").textContent = stateText(job.state);
     var preview = $("badge-preview");
     preview.alt = t("preview_alt");
@@ -287,7 +340,7 @@
     preview.onerror = function () { preview.hidden = true; };
     preview.src = job.preview_url;
     show("printing");
-    announce(t("welcome_name", { name: answer.attendee.badge_name }) + ". " + t("printing"));
+    announce(t("welcome_name", { name: attendee.badge_name }) + ". " + $("print-headline").textContent);
     pollJob(job, job.printer, generation);
   }
 
@@ -322,10 +375,14 @@
       status.classList.add("is-done");
       if (job.printer === printer) {
         headline.textContent = t("printed");
-        state.textContent = t("printed_hint");
+        // A guest's pass opens only some areas: say which, not "enjoy the conference".
+        state.textContent = attendee && attendee.guest ? t("printed_pass", { pass: passLabel(attendee) })
+          : t("printed_hint");
       } else {
+        // Never a printer's internal name: where it stands, or the desk.
+        var where = printerLocation(job.printer);
         headline.textContent = t("state_printed");
-        state.textContent = t("printed_elsewhere", { printer: job.printer });
+        state.textContent = where ? t("printed_elsewhere", { location: where }) : t("printed_elsewhere_unknown");
       }
       show("done");
       setTimer("done", reset, DONE_MS);
@@ -339,7 +396,7 @@
       headline.textContent = other ? t("attention", { kiosk: kioskAt(other.kiosk, other.location) }) : t("attention_desk");
       state.textContent = stateText(job.state);
     } else {
-      headline.textContent = t("printing");
+      headline.textContent = printingText(job.printer);
       state.textContent = stateText(job.state);
     }
     if (headline.textContent + "|" + state.textContent !== before) {
@@ -473,7 +530,15 @@
     document.querySelectorAll(".field input").forEach(function (el) { el.classList.toggle("active", el === input); });
   }
 
-  function pressKey(key) {
+  function setLayout(name) {
+    document.querySelectorAll(".key-layout").forEach(function (el) { el.hidden = el.dataset.layout !== name; });
+    document.querySelectorAll(".layout-key").forEach(function (el) {
+      el.setAttribute("aria-pressed", el.dataset.layoutKey === name ? "true" : "false");
+    });
+  }
+
+  function pressKey(key, button) {
+    if (button.closest("form").id === "code-form") { pressCodeKey(key); return; }
     var input = activeField || $("last-name");
     if (key === "backspace") input.value = input.value.slice(0, -1);
     else if (key === "clear") input.value = "";
@@ -497,7 +562,7 @@
       if (answer.status === 429) { $("lookup-error").textContent = t("rate_limited"); return; }
       if (answer.status !== 200) { if (!handleRefusal(answer)) showError(); return; }
       showResults(answer.data.matches || []);
-    }).catch(function () { if (mine === generation) showError(); });
+    }).catch(function (error) { if (mine === generation) showError(error); });
   }
 
   function showResults(matches) {
@@ -522,10 +587,48 @@
       item.append(button);
       list.append(item);
     });
+    // Nothing found: no "Is this you?" over an empty list.
+    $("results-title").dataset.i18n = matches.length ? "results_title" : "no_match_title";
+    $("results-title").textContent = t($("results-title").dataset.i18n);
+    $("search-again").dataset.i18n = matches.length ? "not_me" : "search_again";
+    $("search-again").textContent = t($("search-again").dataset.i18n);
     $("no-match").hidden = matches.length > 0;
     $("results-hint").hidden = matches.length === 0;
     show("results");
     announce(matches.length ? t("results_title") : t("no_match"));
+  }
+
+  /* ---------- type the code ---------- */
+
+  function openCode() {
+    reset(true);
+    show("code", $("code-input"));
+  }
+
+  /** The code as the email prints it: upper case, grouped by four after the prefix; dashes and spaces ignored. */
+  function formatCode(text) {
+    var plain = text.toUpperCase().replace(/[^0-9A-Z]/g, "");
+    var groups = [plain.slice(0, CODE_PREFIX)];
+    for (var i = CODE_PREFIX; i < plain.length; i += CODE_GROUP) groups.push(plain.slice(i, i + CODE_GROUP));
+    return groups.join("-");
+  }
+
+  function pressCodeKey(key) {
+    var input = $("code-input");
+    if (key === "backspace") input.value = formatCode(input.value.replace(/[^0-9A-Za-z]$/, "").slice(0, -1));
+    else if (key === "clear") input.value = "";
+    else if (input.value.length < Number(input.getAttribute("maxlength"))) input.value = formatCode(input.value + key);
+    $("code-error").textContent = "";
+  }
+
+  function submitCode(event) {
+    event.preventDefault();
+    var code = $("code-input").value.trim();
+    if (code.replace(/[^0-9A-Za-z]/g, "").length < CODE_PREFIX + 1) {
+      $("code-error").textContent = t("code_needed");
+      return;
+    }
+    checkIn({ code: code });  // the server reads dashes, spaces and lower case as the email's code
   }
 
   /* ---------- wiring ---------- */
@@ -544,13 +647,21 @@
     button.addEventListener("click", openLookup);
   });
   $("lookup-form").addEventListener("submit", search);
+  $("code-form").addEventListener("submit", submitCode);
+  document.querySelectorAll('[data-action="code"]').forEach(function (button) {
+    button.addEventListener("click", openCode);
+  });
+  document.querySelectorAll(".layout-key").forEach(function (button) {
+    button.addEventListener("mousedown", function (event) { event.preventDefault(); });
+    button.addEventListener("click", function () { setLayout(button.dataset.layoutKey); });
+  });
   document.querySelectorAll(".field input").forEach(function (input) {
     input.addEventListener("focus", function () { setActiveField(input); });
   });
   document.querySelectorAll(".key").forEach(function (key) {
     // Keep the focus (and the caret) in the field being typed into.
     key.addEventListener("mousedown", function (event) { event.preventDefault(); });
-    key.addEventListener("click", function () { pressKey(key.dataset.key); });
+    key.addEventListener("click", function () { if (key.dataset.key) pressKey(key.dataset.key, key); });
   });
   window.addEventListener("pageshow", function (event) { if (event.persisted) reset(); });
 

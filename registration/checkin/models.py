@@ -76,12 +76,12 @@ class CheckInRequest(db.Model):
 
 
 class KioskLookupWindow(db.Model):
-    """How many name lookups a kiosk made in one minute: the rate limit, shared by every app worker."""
+    """How many name lookups a kiosk made in one second: the sliding-window limit, shared by every app worker."""
 
     __tablename__ = "kiosk_lookup_windows"
 
     kiosk_id: Mapped[int] = mapped_column(sa.ForeignKey("kiosks.id"), primary_key=True)
-    window: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # Unix time // window length
+    window: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # Unix time in whole seconds
     count: Mapped[int] = mapped_column(default=0)
 
 

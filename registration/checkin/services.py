@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from ..audit import Actor
+from ..audit import Actor, record
 from ..codes import digests_match, parse_code
 from ..errors import LanyardError
 from ..extensions import db
@@ -57,7 +57,7 @@ _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 SELECTION_SALT = "kiosk-selection"
 SELECTION_MAX_AGE = 120  # seconds: long enough to tap a name, short enough not to linger
 SELECTION_MAX_LENGTH = 512
-LOOKUP_LIMIT = 10  # name lookups per kiosk per window
+LOOKUP_LIMIT = 10  # name lookups per kiosk in any LOOKUP_WINDOW (a sliding window)
 LOOKUP_WINDOW = 60  # seconds
 MAX_MATCHES = 3
 SECOND_FACTOR_MIN = 3
@@ -448,22 +448,29 @@ def check_in(event: Event | EventRef, *, code: object = None, registration: Regi
 
 
 def _count_lookup(kiosk: Kiosk, now: datetime) -> None:
-    """Count one lookup in the kiosk's current window, atomically across app workers.
+    """Count one lookup and refuse it when the kiosk made more than the limit in the last window.
 
-    :raise LanyardError: ``rate_limited`` beyond :data:`LOOKUP_LIMIT` per :data:`LOOKUP_WINDOW` seconds.
+    A sliding window over one-second buckets: a fixed minute let 20 lookups through in 3 s across
+    a minute boundary. The upsert of the current bucket takes the write lock (SQLite) or the row
+    lock (PostgreSQL) before the sum is read, so app workers count each other's lookups. A refused
+    lookup counts too: hammering the button keeps the kiosk waiting.
+
+    :raise LanyardError: ``rate_limited`` beyond :data:`LOOKUP_LIMIT` in any :data:`LOOKUP_WINDOW` seconds.
     """
-    window = int(now.timestamp()) // LOOKUP_WINDOW
+    second = int(now.timestamp())
     table = KioskLookupWindow.__table__
-    count = db.session.execute(
+    db.session.execute(
         _insert_for(KioskLookupWindow)
-        .values(kiosk_id=kiosk.id, window=window, count=1)
+        .values(kiosk_id=kiosk.id, window=second, count=1)
         .on_conflict_do_update(index_elements=["kiosk_id", "window"], set_={"count": table.c.count + 1})
-        .returning(table.c.count)
+    )
+    oldest = second - LOOKUP_WINDOW + 1
+    db.session.execute(sa.delete(table).where(table.c.kiosk_id == kiosk.id, table.c.window < oldest))
+    count = db.session.execute(
+        sa.select(sa.func.sum(table.c.count)).where(table.c.kiosk_id == kiosk.id, table.c.window >= oldest)
     ).scalar_one()
-    if count == 1:  # a new window: forget the old ones
-        db.session.execute(sa.delete(table).where(table.c.kiosk_id == kiosk.id, table.c.window < window))
     if count > LOOKUP_LIMIT:
-        raise LanyardError("rate_limited", f"at most {LOOKUP_LIMIT} name lookups a minute at one kiosk")
+        raise LanyardError("rate_limited", f"at most {LOOKUP_LIMIT} name lookups in {LOOKUP_WINDOW} s at one kiosk")
 
 
 def _mask_name(registration: Registration) -> str:
@@ -499,26 +506,38 @@ def find_for_kiosk(event: Event | EventRef, *, kiosk: Kiosk, last_name: object, 
     """Find people by last name plus the first characters of their email, at most three, masked.
 
     Nothing is returned without a valid second factor, and no answer says why: a kiosk is no
-    attendee list. Guests without an email of their own use their host's.
+    attendee list. Guests without an email of their own use their host's; cancelled registrations
+    are never listed. Every lookup, refused ones too, is audited with who was listed.
 
     :raise LanyardError: ``rate_limited``.
     """
-    _count_lookup(kiosk, now or utcnow())
+    actor = Actor.for_kiosk(kiosk)
+    try:
+        _count_lookup(kiosk, now or utcnow())
+    except LanyardError as refusal:
+        record(actor, "kiosk.lookup", kiosk, result=refusal.code, listed=[])
+        raise
     name_key, factor = _name_key(last_name), _factor_key(second_factor)
-    if name_key is None or factor is None:
-        return []
-    host = aliased(Registration)
-    contact_key = sa.func.coalesce(Registration.email_key, host.email_key)
-    people = db.session.execute(
-        sa.select(Registration)
-        .outerjoin(host, host.id == Registration.host_id)
-        .where(Registration.event_id == event.id, Registration.last_name_key == name_key,
-               sa.func.substr(contact_key, 1, len(factor)) == factor)
-        .order_by(Registration.id)
-        .limit(MAX_MATCHES)
-    ).scalars().all()
+    people = [] if name_key is None or factor is None else _lookup(event, name_key, factor)
+    # Who was shown to whom, never what was typed: the audit trail is no list of searched names.
+    record(actor, "kiosk.lookup", kiosk, result="listed" if people else "no_match",
+           listed=[person.id for person in people])
     return [Match(selection=selection_token(person, kiosk=kiosk, settings=settings),
                   masked_name=_mask_name(person),
                   pass_label=settings.registration_types[person.type_name].label,
                   masked_email=_mask_email(person.email))
             for person in people]
+
+
+def _lookup(event: Event | EventRef, name_key: str, factor: str) -> list[Registration]:
+    """Confirmed registrations of the event with this folded last name and email prefix, at most three."""
+    host = aliased(Registration)
+    contact_key = sa.func.coalesce(Registration.email_key, host.email_key)
+    return db.session.execute(
+        sa.select(Registration)
+        .outerjoin(host, host.id == Registration.host_id)
+        .where(Registration.event_id == event.id, Registration.status == "confirmed",
+               Registration.last_name_key == name_key, sa.func.substr(contact_key, 1, len(factor)) == factor)
+        .order_by(Registration.id)
+        .limit(MAX_MATCHES)
+    ).scalars().all()

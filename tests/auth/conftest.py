@@ -178,7 +178,9 @@ def kiosk_browser(app, make_kiosk):
     """A browser bound to a kiosk by its one-time enrolment URL; ``.csrf_token`` is the kiosk page's token."""
     account = make_kiosk("kiosk-browser")
     client = app.test_client()
-    response = client.get(f"/kiosk/enrol/{account.enrol_code}")
+    confirmation = client.get(f"/kiosk/enrol/{account.enrol_code}", follow_redirects=True)
+    assert confirmation.status_code == 200, confirmation.status
+    response = client.post("/kiosk/enrol", data={"csrf_token": csrf_from_html(confirmation.get_data(as_text=True))})
     assert response.status_code == 302 and response.headers["Location"].endswith("/kiosk/"), response.status
     page = client.get("/kiosk/")
     assert page.status_code == 200

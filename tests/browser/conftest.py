@@ -35,11 +35,13 @@ io_timeout = 3
 [printers.kiosk-2]
 backend = "preview"
 directory = "badges/kiosk-2"
+location = "the registration desk, Hall A"
+location_es = "el mostrador de registro, Sala A"
 """
 
-#: Page time-outs for tests: nothing goes idle by accident; the idle test sets its own.
-TEST_TIMEOUTS = {"KIOSK_IDLE_SECONDS": 120, "KIOSK_WARNING_SECONDS": 10, "KIOSK_DONE_SECONDS": 60,
-                 "KIOSK_POLL_MS": 150}
+#: The ``[kiosk]`` timings for tests: nothing goes idle by accident; the idle tests set their own.
+TEST_TIMINGS = {"idle_seconds": 120, "warning_seconds": 10, "done_seconds": 60, "poll_ms": 150,
+                "heartbeat_seconds": 60}
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +74,17 @@ def kiosk_1_extra() -> str:
 
 
 @pytest.fixture
-def app(make_app, emulator, kiosk_1_extra):
+def kiosk_timings() -> dict:
+    """Changes to :data:`TEST_TIMINGS` (a test parametrizes this, e.g. to go idle after a second)."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app, emulator, kiosk_1_extra, kiosk_timings):
     """The app with printer ``kiosk-1`` on the emulator and ``kiosk-2`` a preview folder; context pushed."""
-    app = make_app(printers=PRINTERS.format(port=emulator.port, kiosk_1_extra=kiosk_1_extra))
-    app.config.update(TEST_TIMEOUTS)
+    timings = "".join(f"{key} = {value}\n" for key, value in {**TEST_TIMINGS, **kiosk_timings}.items())
+    app = make_app(printers=PRINTERS.format(port=emulator.port, kiosk_1_extra=kiosk_1_extra),
+                   extra=f"\n[kiosk]\n{timings}")
     with app.app_context():
         yield app
 
@@ -150,12 +159,13 @@ def open_kiosk(live_server, context, make_kiosk, page_problems):
     """Factory: add a kiosk, enrol a new page to it through its enrolment link; returns ``(page, kiosk)``."""
     from playwright.sync_api import expect
 
+    from .helpers import enrol
+
     def open_(name: str = "kiosk-a", **options):
         kiosk, enrol_code = make_kiosk(name, **options)
         page = context.new_page()
         page_problems.watch(page)
-        page.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
-        expect(page).to_have_url(f"{live_server}/kiosk/")
+        enrol(page, live_server, enrol_code)
         expect(page.locator('[data-screen="start"]')).to_be_visible()
         return page, kiosk
 

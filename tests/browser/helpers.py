@@ -18,6 +18,18 @@ def scan(page, code: str) -> None:
     page.keyboard.press("Enter")
 
 
+def enrol(page, base_url: str, enrol_code: str) -> None:
+    """Open an enrolment link and confirm it, as the person setting the kiosk up does."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/kiosk/enrol/{enrol_code}")
+    expect(page).to_have_url(f"{base_url}/kiosk/enrol")
+    page.get_by_role("button", name="Make this browser the kiosk").click()
+    expect(page).to_have_url(f"{base_url}/kiosk/")
+    # The server's HTML shows the start screen before kiosk.js listens for a scanner: wait for the script.
+    expect(page.locator("#kiosk")).to_have_attribute("data-state", "start")
+
+
 def screen(page, name: str):
     """The section of screen ``name``."""
     return page.locator(f'[data-screen="{name}"]')
@@ -47,7 +59,7 @@ def count(model, **where) -> int:
 def tap(page, text: str) -> None:
     """Type ``text`` on the kiosk's on-screen keyboard, one key press (click) per character."""
     for char in text.upper():
-        page.locator(f'.key[data-key="{char}"]').click()
+        page.locator(f'.key[data-key="{char}"]:visible').click()
 
 
 def sign_in(page, email: str, password: str) -> None:
@@ -64,6 +76,23 @@ def wait_until(condition, *, timeout: float = 15, what: str = "the condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+#: Print-job states no worker moves on from: once every job is in one, nothing more can reach a printer.
+SETTLED_STATES = ("printed", "failed", "needs_decision", "cancelled")
+
+
+def settled_jobs(fresh, *, timeout: float = 15) -> list[str]:
+    """Wait until every print job is in a settled state (as the worker committed it); returns the states."""
+    from registration.printing.models import PrintJob
+
+    def states() -> list[str]:
+        fresh()
+        return db.session.execute(sa.select(PrintJob.state).order_by(PrintJob.id)).scalars().all()
+
+    wait_until(lambda: all(state in SETTLED_STATES for state in states()), timeout=timeout,
+               what="every print job to settle")
+    return states()
 
 
 def badge_image(settings, registration, code: str, serial: int, *, width: int):

@@ -29,9 +29,17 @@ def test_every_kiosk_screen_passes_axe_core(app, open_kiosk, make_registration, 
     check("start (Spanish)")
     page.get_by_role("button", name="English").click()
 
+    page.locator("#type-code").click()
+    tap(page, "R1AB")
+    check("code entry")
+    screen(page, "code").get_by_role("button", name="Back").click()
+
     page.locator("#find-by-name").click()
     tap(page, "Quixote")
     check("name lookup")
+    page.locator('.layout-key[data-layout-key="greek"]').click()
+    check("name lookup, Greek keyboard")
+    page.locator('.layout-key[data-layout-key="latin"]').click()
     page.locator("#second-factor").click()
     tap(page, "dul")
     screen(page, "lookup").get_by_role("button", name="Search").click()
@@ -58,9 +66,11 @@ def test_every_kiosk_screen_passes_axe_core(app, open_kiosk, make_registration, 
     expect(page.locator("#lookup-error")).not_to_be_empty()
     check("name lookup with a message")
 
-    app.config.update(KIOSK_IDLE_SECONDS=1, KIOSK_WARNING_SECONDS=30)
+    page.clock.install()  # fake timers from the next load on, still running at the real pace
     page.reload()
     scan(page, "NOT-A-CODE")
+    expect(screen(page, "invalid")).to_be_visible()
+    page.clock.fast_forward(int(page.locator("#kiosk").get_attribute("data-idle-seconds")) * 1000)
     expect(page.locator("#idle-dialog")).to_be_visible()
     check("idle warning")
 
@@ -84,9 +94,16 @@ def test_every_kiosk_screen_passes_axe_core(app, open_kiosk, make_registration, 
         check("not enrolled")
         page.goto(f"{live_server}/kiosk/enrol/E1NOTAREALCODE")
         check("bad enrolment link")
+        from kiosk.services import rotate_kiosk_token
+
+        _token, enrol_code = rotate_kiosk_token(kiosk, actor=Actor.system("test"))
+        db.session.commit()
+        page.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
+        expect(page.locator("h1")).to_contain_text("Make this browser kiosk")
+        check("enrolment confirmation")
     finally:
         other.close()
 
     bad = {name: v for name, v in found.items() if v}
     assert bad == {}, bad
-    assert len(found) == 15
+    assert len(found) == 18

@@ -28,3 +28,12 @@ def test_every_kiosk_string_is_translated_with_the_same_fields(app, settings):
             assert sorted(FIELD.findall(text)) == sorted(FIELD.findall(english[key])), (language, key, text)
     untranslated = [key for key, text in tables["es"].items() if text == english[key]]
     assert untranslated == []
+
+
+def test_spanish_says_gafete_never_credencial(app, settings):
+    from kiosk.views import _messages
+
+    with app.test_request_context("/kiosk/"), force_locale("es"):
+        texts = _messages().values()
+    assert not [text for text in texts if "credencial" in text.lower()]
+    assert sum("gafete" in text for text in texts) >= 5

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +18,7 @@ from registration.extensions import db
 from registration.printing.models import Badge, PrintJob, PrinterState
 from tests.helpers import decode_qr
 
-from .helpers import count, scan, screen
+from .helpers import count, scan, screen, settled_jobs, tap
 
 pytestmark = pytest.mark.browser
 
@@ -66,14 +65,17 @@ def test_a_scanned_full_attendee_gets_exactly_one_full_badge(open_kiosk, make_re
     expect(screen(page, "printing")).to_be_visible()
     expect(page.locator("#welcome-name")).to_have_text("Welcome, Ada Lovelace")
     expect(page.locator("#pass-label")).to_have_text("Full conference")
+    expect(page.locator("#pass-label")).to_have_css("background-color", "rgb(31, 78, 154)")  # #1f4e9a
     expect(page.locator("#badge-preview")).to_be_visible()
     expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    expect(page.locator("#print-state")).to_have_text("Enjoy the conference!")
     code, badge, image = printed_badge(emulator, person.registration, settings, fresh)
     assert code.startswith("B1")
     assert same_image(image, expected_badge(settings, person.registration, code, badge.serial, width=image.width))
     assert not same_image(image, expected_badge(settings, person.registration, code, badge.serial, width=image.width,
                                                 type_name="guest"))
-    time.sleep(1)  # give a duplicate (there must be none) the time to arrive
+    # Once the job is printed (as the worker committed it), no retry can send it again.
+    assert settled_jobs(fresh) == ["printed"]
     assert len(emulator.jobs) == 1
     assert count(PrintJob, badge_id=badge.id) == 1
     preview = page.request.get(page.locator("#badge-preview").evaluate("img => img.src"))
@@ -99,7 +101,10 @@ def test_a_guest_gets_the_guest_band(open_kiosk, make_registration, emulator, se
 
     expect(page.locator("#welcome-name")).to_have_text(f"Welcome, {guest.registration.badge_name}")
     expect(page.locator("#pass-label")).to_have_text("Guest — Expo & receptions")
+    expect(page.locator("#pass-label")).to_have_css("background-color", "rgb(194, 65, 12)")  # the band, #c2410c
+    expect(page.locator("#pass-label")).to_have_css("color", "rgb(255, 255, 255)")  # 5.2:1 on it
     expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    expect(page.locator("#print-state")).to_have_text("Your badge opens: Guest — Expo & receptions")
     code, badge, image = printed_badge(emulator, guest.registration, settings, fresh)
     assert same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width))
     assert not same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width,
@@ -129,8 +134,7 @@ def test_a_person_who_is_not_cleared_gets_no_badge_and_a_desk_case(open_kiosk, m
     case = db.session.execute(sa.select(DeskCase).filter_by(registration_id=person.registration.id)).scalar_one()
     assert (case.reason, case.kiosk_id, case.state) == (reason, kiosk.id, "open")
     expect(page.locator("#desk-case")).to_contain_text(str(case.id))
-    assert count(PrintJob) == 0 and count(CheckIn) == 0
-    time.sleep(0.5)
+    assert count(PrintJob) == 0 and count(CheckIn) == 0  # the answer came after the commit: no job, no print
     assert emulator.jobs == []
 
 
@@ -168,9 +172,8 @@ def test_a_second_scan_prints_nothing_and_says_when_and_where(open_kiosk, make_r
     expect(when).to_contain_text(f"{local.strftime('%B')} {local.day}")
     expect(when).to_contain_text(f"{local.hour % 12 or 12}:{local.minute:02d}")
     expect(screen(page, "already")).to_contain_text("The registration desk can print a new one.")
-    time.sleep(0.5)
+    assert settled_jobs(fresh) == ["printed"]  # one job, done: nothing more can reach the printer
     assert len(emulator.jobs) == 1
-    assert count(PrintJob) == 1
 
 
 @pytest.mark.parametrize(
@@ -246,10 +249,88 @@ def test_a_badge_held_by_a_fault_is_printed_on_the_fallback_printer(open_kiosk, 
     expect(page.locator("#print-headline")).to_have_text(
         "This kiosk's printer needs attention — please go to the registration desk.")
     expect(page.locator("#print-state")).to_have_text(
-        "Your badge was printed on printer kiosk-2, not at this kiosk. Please collect it there, "
-        "or ask at the registration desk.")
+        "Your badge was printed at the registration desk, Hall A, not at this kiosk. Please collect it there, "
+        "or ask at the registration desk.")  # where the printer stands, never its name
     assert len(list((tmp_path / "badges" / "kiosk-2").glob("*.png"))) == 1
     assert emulator.jobs == []
+
+
+@pytest.mark.parametrize("kiosk_1_extra", ['fallback = "kiosk-3"\nhold_seconds = 0.5\n'
+                                           '[printers.kiosk-3]\nbackend = "preview"\ndirectory = "badges/kiosk-3"'])
+def test_a_printer_without_a_location_is_never_named(open_kiosk, make_registration, emulator):
+    emulator.set_fault("paper_out")
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk()
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-state")).to_have_text(
+        "Your badge was printed at another printer, not at this kiosk. Please ask at the registration desk.")
+    assert "kiosk-3" not in page.locator("#main").inner_text()
+
+
+@pytest.mark.parametrize("kiosk_1_extra", ['location = "Lobby A, by the escalators"\n'
+                                           'location_es = "Vestíbulo A, junto a las escaleras"'])
+@pytest.mark.parametrize(("language", "printing"), [
+    ("en", "Your badge is printing at Lobby A, by the escalators"),
+    ("es", "Su gafete se está imprimiendo en Vestíbulo A, junto a las escaleras"),
+])
+def test_the_kiosk_says_where_its_printer_stands(open_kiosk, make_registration, emulator, page_problems, language,
+                                                 printing):
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk(language=language)
+    page.route("**/api/v1/print-jobs/*", lambda route: route.abort())  # hold the page on "printing"
+
+    scan(page, person.code)
+
+    expect(page.locator("#print-headline")).to_have_text(printing)
+    page.unroute("**/api/v1/print-jobs/*")
+    expect(page.locator("#print-status")).to_have_class("print-status is-done")
+    page_problems.errors[:] = [e for e in page_problems.errors if "ERR_FAILED" not in e]  # the held polls
+
+
+@pytest.mark.parametrize(("language", "title"), [("en", "Temporarily unavailable — please use the desk"),
+                                                 ("es", "No disponible por el momento: use el mostrador")])
+def test_a_storage_fault_sends_people_to_the_desk(open_kiosk, make_registration, language, title):
+    person = make_registration()[0]
+    page, _kiosk = open_kiosk(language=language)
+    page.route("**/api/v1/checkins", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body=json.dumps({"error": {"code": "storage_unavailable", "message": "The database cannot write."}})))
+
+    scan(page, person.code)
+
+    expect(screen(page, "unavailable")).to_be_visible()
+    expect(page.locator("#unavailable-title")).to_have_text(title)
+    assert count(CheckIn) == 0
+
+
+def test_the_code_from_the_email_can_be_typed(open_kiosk, make_registration, emulator):
+    from registration.codes import format_for_humans
+
+    person = make_registration(badge_name="Ada Lovelace")[0]
+    page, _kiosk = open_kiosk()
+    page.locator("#type-code").click()
+    expect(screen(page, "code")).to_be_visible()
+
+    tap(page, person.code[:6])  # on the on-screen keyboard: shown grouped as in the email
+    expect(page.locator("#code-input")).to_have_value(format_for_humans(person.code)[:7])
+    page.locator('[data-screen="code"] .key[data-key="clear"]').click()
+    page.keyboard.type(format_for_humans(person.code).lower().replace("-", " "))  # or on a keyboard, any case
+    screen(page, "code").get_by_role("button", name="Check in").click()
+
+    expect(page.locator("#welcome-name")).to_have_text("Welcome, Ada Lovelace")
+    expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
+    assert len(emulator.wait_for_jobs(1)) == 1
+
+
+def test_a_short_code_asks_for_the_whole_code(open_kiosk):
+    page, _kiosk = open_kiosk()
+    page.locator("#type-code").click()
+    tap(page, "R")
+    screen(page, "code").get_by_role("button", name="Check in").click()
+    expect(page.locator("#code-error")).to_have_text("Please type the whole code from your confirmation email.")
+    assert count(CheckIn) == 0
 
 
 @pytest.mark.parametrize("kiosk_1_extra", ["hold_seconds = 0.5"])
@@ -287,11 +368,11 @@ def test_a_disabled_kiosk_is_out_of_service(open_kiosk, make_registration, live_
     expect(page.locator("h1")).to_have_text("Out of service")
 
 
-def test_a_kiosk_disabled_while_nobody_scans_goes_out_of_service_by_itself(app, open_kiosk):
+@pytest.mark.parametrize("kiosk_timings", [{"heartbeat_seconds": 1}])
+def test_a_kiosk_disabled_while_nobody_scans_goes_out_of_service_by_itself(open_kiosk):
     from kiosk.services import disable_kiosk
     from registration.audit import Actor
 
-    app.config.update(KIOSK_HEARTBEAT_SECONDS=1)
     page, kiosk = open_kiosk()
     disable_kiosk(kiosk, actor=Actor.system("test"))
     db.session.commit()
@@ -315,8 +396,9 @@ def test_a_rotated_kiosk_token_unbinds_the_browser(open_kiosk, make_registration
     assert count(CheckIn) == 0
 
 
-def test_enrolment_links_work_once(context, live_server, make_kiosk, page_problems):
-    _kiosk, enrol_code = make_kiosk()
+def test_enrolment_asks_first_and_a_link_preview_spends_nothing(context, live_server, make_kiosk, page_problems):
+    _kiosk, enrol_code = make_kiosk(location="Lobby A")
+    link = f"{live_server}/kiosk/enrol/{enrol_code}"
     page = context.new_page()
     page_problems.watch(page)
 
@@ -324,13 +406,24 @@ def test_enrolment_links_work_once(context, live_server, make_kiosk, page_proble
     expect(page).to_have_url(re.compile(r"/kiosk/not-enrolled$"))
     expect(page.locator("h1")).to_have_text("This browser is not a kiosk")
 
-    page.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
+    previewer = context.browser.new_context()  # a chat previewer fetches the link before anyone taps it
+    try:
+        assert previewer.request.head(link).ok and previewer.request.get(link).ok
+    finally:
+        previewer.close()
+
+    page.goto(link)
+    expect(page).to_have_url(f"{live_server}/kiosk/enrol")  # the code is gone from the address bar
+    expect(page.locator("h1")).to_have_text("Make this browser kiosk kiosk-a?")
+    expect(page.locator("main")).to_contain_text("Lobby A")
+    page.get_by_role("button", name="Make this browser the kiosk").click()
     expect(page).to_have_url(f"{live_server}/kiosk/")
+    expect(screen(page, "start")).to_be_visible()
 
     other = context.browser.new_context()
     try:
         second = other.new_page()
-        response = second.goto(f"{live_server}/kiosk/enrol/{enrol_code}")
+        response = second.goto(link)
         assert response.status == 404
         expect(second.locator("h1")).to_have_text("This enrolment link does not work")
     finally:
@@ -345,7 +438,7 @@ def test_the_page_is_never_cached(open_kiosk, live_server):
 
 
 def test_a_lost_answer_is_retried_with_the_same_nonce_and_prints_once(open_kiosk, make_registration, emulator,
-                                                                       page_problems):
+                                                                       page_problems, fresh):
     person = make_registration()[0]
     page, _kiosk = open_kiosk()
     nonces = []
@@ -363,9 +456,8 @@ def test_a_lost_answer_is_retried_with_the_same_nonce_and_prints_once(open_kiosk
 
     expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
     assert len(nonces) == 2 and nonces[0] == nonces[1] and re.fullmatch(r"[0-9a-f]{32}", nonces[0])
-    assert count(CheckIn) == 1 and count(PrintJob) == 1
-    time.sleep(0.5)
-    assert len(emulator.jobs) == 1
+    assert settled_jobs(fresh) == ["printed"]
+    assert count(CheckIn) == 1 and len(emulator.jobs) == 1
     page_problems.errors[:] = [e for e in page_problems.errors if "ERR_CONNECTION_RESET" not in e]
 
 

@@ -73,6 +73,9 @@ def test_find_me_by_name_without_the_second_factor_reveals_nothing(open_kiosk, m
     expect(screen(page, "results")).to_be_visible()
     expect(page.locator("#no-match")).to_be_visible()
     expect(page.locator("#results .result")).to_have_count(0)
+    expect(page.locator("#results-title")).to_have_text("No match found")  # never "Is this you?" over nothing
+    expect(page.locator("#search-again")).to_have_text("Search again")
+    assert "Is this you?" not in page.locator("#main").inner_text()
     assert "Qui" not in page.locator("#main").inner_text()
 
     # Nor does the API itself, asked directly from the kiosk's own session.
@@ -84,6 +87,30 @@ def test_find_me_by_name_without_the_second_factor_reveals_nothing(open_kiosk, m
         return [r.status, await r.json()];
     }""")
     assert answer == [200, {"matches": []}]
+
+
+@pytest.mark.parametrize(("layout", "first", "last", "typed", "masked"), [
+    ("greek", "Ελένη", "Παπαδοπούλου", "ΠΑΠΑΔΟΠΟΥΛΟΥ", "Ε. Παπ…"),
+    ("cyrillic", "Анна", "Ёлкина", "ЁЛКИНА", "А. Ёлк…"),
+])
+def test_greek_and_cyrillic_names_are_found_on_their_keyboards(open_kiosk, make_registration, layout, first, last,
+                                                                typed, masked):
+    make_registration(first_name=first, last_name=last, email="eleni@city.example.gov")
+    page, _kiosk = open_kiosk()
+    page.locator("#find-by-name").click()
+
+    page.locator(f'.layout-key[data-layout-key="{layout}"]').click()
+    expect(page.locator(f'.layout-key[data-layout-key="{layout}"]')).to_have_attribute("aria-pressed", "true")
+    tap(page, typed)
+    expect(page.locator("#last-name")).to_have_value(typed)
+    page.locator('.layout-key[data-layout-key="latin"]').click()
+    page.locator("#second-factor").click()
+    tap(page, "ele")
+    screen(page, "lookup").get_by_role("button", name="Search").click()
+
+    expect(page.locator("#results .result")).to_have_count(1)
+    expect(page.locator("#results .result")).to_contain_text(masked)
+    expect(page.locator("#results-title")).to_have_text("Is this you?")
 
 
 def test_too_many_lookups_ask_to_wait(open_kiosk, make_registration, monkeypatch):
@@ -140,8 +167,8 @@ def test_a_spanish_kiosk_starts_in_spanish(open_kiosk, make_registration):
         "Este no es un código de registro. Escanee el código QR de su correo de confirmación.")
 
 
-def test_idle_warns_then_clears_every_trace_of_the_person(app, open_kiosk, make_registration):
-    app.config.update(KIOSK_IDLE_SECONDS=1, KIOSK_WARNING_SECONDS=2)
+@pytest.mark.parametrize("kiosk_timings", [{"idle_seconds": 1, "warning_seconds": 2}])
+def test_idle_warns_then_clears_every_trace_of_the_person(open_kiosk, make_registration):
     person = make_registration(badge_name="Alan Turing", health=None)[0]
     page, _kiosk = open_kiosk()
     scan(page, person.code)
@@ -162,8 +189,8 @@ def test_idle_warns_then_clears_every_trace_of_the_person(app, open_kiosk, make_
     assert page.evaluate(STORAGE) == {"local": 0, "session": 0, "indexed": 0, "cookies": ""}
 
 
-def test_idle_clears_a_half_typed_name_search(app, open_kiosk):
-    app.config.update(KIOSK_IDLE_SECONDS=1, KIOSK_WARNING_SECONDS=1)
+@pytest.mark.parametrize("kiosk_timings", [{"idle_seconds": 1, "warning_seconds": 1}])
+def test_idle_clears_a_half_typed_name_search(open_kiosk):
     page, _kiosk = open_kiosk()
     page.locator("#find-by-name").click()
     tap(page, "Lovelace")

@@ -1,4 +1,4 @@
-"""Find me by name: last name plus the first letters of the email, masked, at most three, rate-limited."""
+"""Find me by name: last name plus the first letters of the email, masked, at most three, rate-limited, audited."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
-from registration.checkin.services import LOOKUP_LIMIT, MAX_MATCHES, check_in, find_for_kiosk
+from registration.checkin.services import LOOKUP_LIMIT, LOOKUP_WINDOW, MAX_MATCHES, check_in, find_for_kiosk
 from registration.errors import LanyardError
 from registration.extensions import db
 from registration.models import utcnow
@@ -74,14 +75,82 @@ def test_the_selection_checks_that_person_in(make_registration, find, event, kio
     assert outcome.response["attendee"]["badge_name"] == issued.registration.badge_name
 
 
-def test_lookups_are_rate_limited_per_kiosk_and_per_minute(make_registration, make_kiosk, find):
+def test_ten_lookups_a_minute_pass_and_the_eleventh_is_refused(make_registration, find):
+    # The number is pinned here on purpose: a kiosk in a lobby is no attendee list.
     make_registration(last_name="Chen", email="mei@city.example.gov")
     now = utcnow().replace(second=1)
-    for _ in range(LOOKUP_LIMIT):
-        find("Chen", "mei", at=now)
+    for _ in range(10):
+        assert len(find("Chen", "mei", at=now)) == 1
     with pytest.raises(LanyardError) as limited:
         find("Chen", "mei", at=now + timedelta(seconds=30))
     assert limited.value.code == "rate_limited"
+
+
+def test_the_limit_is_per_kiosk(make_registration, make_kiosk, find):
+    make_registration(last_name="Chen", email="mei@city.example.gov")
+    now = utcnow()
+    for _ in range(LOOKUP_LIMIT):
+        find("Chen", "mei", at=now)
     other = make_kiosk("kiosk-b")[0]
     assert len(find("Chen", "mei", at=now, kiosk_=other)) == 1
-    assert len(find("Chen", "mei", at=now + timedelta(seconds=61))) == 1
+
+
+def test_the_window_slides_across_a_minute_boundary(make_registration, find):
+    make_registration(last_name="Chen", email="mei@city.example.gov")
+    before_the_minute = utcnow().replace(second=59, microsecond=0)
+    for _ in range(LOOKUP_LIMIT):
+        find("Chen", "mei", at=before_the_minute)
+    after_the_minute = before_the_minute + timedelta(seconds=2)  # a fixed window would start again here
+    with pytest.raises(LanyardError) as limited:
+        find("Chen", "mei", at=after_the_minute)
+    assert limited.value.code == "rate_limited"
+    assert len(find("Chen", "mei", at=before_the_minute + timedelta(seconds=LOOKUP_WINDOW))) == 1
+
+
+def test_refused_lookups_count_so_hammering_keeps_the_kiosk_waiting(make_registration, find):
+    make_registration(last_name="Chen", email="mei@city.example.gov")
+    start = utcnow().replace(microsecond=0)
+    for _ in range(LOOKUP_LIMIT):
+        find("Chen", "mei", at=start)
+    for second in range(50, 50 + LOOKUP_LIMIT):
+        with pytest.raises(LanyardError):
+            find("Chen", "mei", at=start + timedelta(seconds=second))
+    with pytest.raises(LanyardError):  # the first ten left the window, the refusals at 50-59 s have not
+        find("Chen", "mei", at=start + timedelta(seconds=LOOKUP_WINDOW + 5))
+
+
+def test_a_cancelled_registration_is_never_listed(make_registration, find):
+    from registration.models import Registration
+
+    cancelled = make_registration(first_name="Ada", last_name="Chen", email="mei@city.example.gov")[0]
+    make_registration(first_name="Bo", last_name="Chen", email="mei.b@city.example.gov")
+    db.session.execute(sa.update(Registration).where(Registration.id == cancelled.registration.id)
+                       .values(status="cancelled"))
+    db.session.commit()
+    assert [match.masked_name for match in find("Chen", "mei")] == ["B. Che…"]
+
+
+def test_every_lookup_is_audited_with_who_was_listed_and_never_what_was_typed(make_registration, find, kiosk):
+    from registration.models import AuditEvent
+
+    person = make_registration(last_name="Chen", email="mei@city.example.gov")[0]
+    find("Chen", "mei")
+    find("Chen", "zzz")
+    find("", "")
+    for _ in range(LOOKUP_LIMIT - 3):
+        find("Chen", "mei")
+    with pytest.raises(LanyardError):
+        find("Chen", "mei")
+    db.session.commit()
+    events = db.session.execute(sa.select(AuditEvent).filter_by(action="kiosk.lookup")
+                                .order_by(AuditEvent.id)).scalars().all()
+    assert len(events) == LOOKUP_LIMIT + 1
+    assert {(e.actor_type, e.actor_id, e.target_type, e.target_id) for e in events} == {
+        ("kiosk", kiosk.id, "Kiosk", kiosk.id)}
+    assert [e.details for e in events[:3]] == [
+        {"result": "listed", "listed": [person.registration.id]},
+        {"result": "no_match", "listed": []},
+        {"result": "no_match", "listed": []},
+    ]
+    assert events[-1].details == {"result": "rate_limited", "listed": []}
+    assert not any("chen" in str(e.details).lower() or "mei" in str(e.details) for e in events)

@@ -12,7 +12,7 @@ from itsdangerous import URLSafeTimedSerializer
 from kiosk.services import disable_kiosk, rotate_kiosk_token
 from registration.audit import Actor
 from registration.checkin.models import CheckIn, Kiosk
-from registration.codes import new_code
+from registration.codes import format_for_humans, new_code
 from registration.extensions import db
 from registration.printing.models import PrintJob, PrinterState
 from tests.helpers import assert_api_error
@@ -285,3 +285,15 @@ def test_a_kiosk_token_opens_nothing_but_the_kiosk_api(app_with_other_areas):
     assert_api_error(client.post("/api/v1/scans", json={}, headers=auth), 401, "unauthorized")
     for path in ("/api/v1/registrations?q=a", "/api/v1/registrations/1", "/api/v1/desk-cases", "/api/v1/printers"):
         assert_api_error(client.get(path, headers=auth), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("typed", [
+    lambda code: format_for_humans(code),
+    lambda code: format_for_humans(code).lower(),
+    lambda code: format_for_humans(code).replace("-", " "),
+    lambda code: f"  {code.lower()} ",
+], ids=["as-in-the-email", "lower-case", "spaces", "no-dashes"])
+def test_a_typed_code_is_the_scanned_code(api, make_registration, typed):
+    code = make_registration()[0].code
+    body = api.check_in(typed(code)).get_json()
+    assert (body["result"], body["reason"]) == ("checked_in", None)

@@ -64,11 +64,10 @@ def test_a_bad_key_is_named(tmp_path, change, key, monkeypatch):
     assert str(excinfo.value).startswith(key)
 
 
-def test_kiosk_timings_reach_the_page(write_config):
+def test_kiosk_timings_are_read_with_their_defaults(write_config):
     app = create_app(write_config(extra="\n[kiosk]\nidle_seconds = 45\npoll_ms = 250\n"))
-    assert app.config["KIOSK_IDLE_SECONDS"] == 45
-    assert app.config["KIOSK_POLL_MS"] == 250
-    assert app.config["KIOSK_WARNING_SECONDS"] == 10
+    timings = app.extensions["lanyard"].kiosk
+    assert (timings.idle_seconds, timings.poll_ms, timings.warning_seconds) == (45, 250, 10)
 
 
 def test_missing_file_is_reported(tmp_path):
