@@ -67,7 +67,7 @@ class ReadOnlyFailover:
     """The app's PostgreSQL database turns read-only and its connections are dropped, as after a failover."""
 
     def __init__(self, database_url: str):
-        self.name = database_url.rsplit("/", 1)[1]
+        self.name = _database_name(database_url)
         self.admin = sa.create_engine(PG_SERVER_URL.replace("postgresql://", "postgresql+psycopg://"),
                                       isolation_level="AUTOCOMMIT")
 
@@ -82,15 +82,23 @@ class ReadOnlyFailover:
         self.admin.dispose()
 
 
+#: The ``application_name`` of this module's app: only its connections are dropped, never those of the apps that
+#: other tests of the run keep for the whole session.
+APPLICATION_NAME = "lanyard-storage-fault-test"
+
+
 def terminate_connections(admin, name: str) -> int:
-    """``pg_terminate_backend`` every connection to database ``name``; returns when they are gone."""
-    query = sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()")
+    """``pg_terminate_backend`` every connection of this module's app to database ``name``; returns when they are
+    gone."""
+    query = sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND application_name = :app "
+                    "AND pid <> pg_backend_pid()")
+    params = {"name": name, "app": APPLICATION_NAME}
     with admin.connect() as conn:
-        pids = list(conn.execute(query, {"name": name}).scalars())
+        pids = list(conn.execute(query, params).scalars())
         for pid in pids:
             conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         deadline = time.monotonic() + WAIT
-        while conn.execute(query, {"name": name}).first() is not None:  # a state, polled: the backends exit
+        while conn.execute(query, params).first() is not None:  # a state, polled: the backends exit
             assert time.monotonic() < deadline, "backends still alive"
     return len(pids)
 
@@ -113,7 +121,11 @@ def database_url(request, tmp_path, database_server):
     """SQLite on the tiny filesystem; the run's PostgreSQL database otherwise."""
     if database_server is None:
         return f"sqlite:///{request.getfixturevalue('tiny_disk') / 'lanyard.db'}"
-    return database_server
+    return f"{database_server}?application_name={APPLICATION_NAME}"
+
+
+def _database_name(database_url: str) -> str:
+    return database_url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
 @pytest.fixture
@@ -188,7 +200,7 @@ def test_after_postgresql_drops_every_connection_no_kiosk_or_page_sees_an_error(
     admin = sa.create_engine(PG_SERVER_URL.replace("postgresql://", "postgresql+psycopg://"),
                              isolation_level="AUTOCOMMIT")
     try:
-        assert terminate_connections(admin, database_url.rsplit("/", 1)[1]) >= 4
+        assert terminate_connections(admin, _database_name(database_url)) >= 4
     finally:
         admin.dispose()
 
@@ -217,7 +229,7 @@ def test_a_connection_lost_while_committing_is_not_run_again(app, database_url, 
             storage.begin_attempt()
             db.session.execute(sa.text("UPDATE events SET name = name"))
             assert storage.may_retry()  # a statement failing now would have changed nothing: safe to run again
-            terminate_connections(admin, database_url.rsplit("/", 1)[1])
+            terminate_connections(admin, _database_name(database_url))
             with pytest.raises(sa.exc.DBAPIError) as excinfo:
                 db.session.commit()
             assert storage.is_storage_fault(excinfo.value)
