@@ -115,7 +115,8 @@ class CleanPerson:
 def clean_person(person: PersonInput, settings: Settings, *, email_required: bool = True, prefix: str = "") -> CleanPerson:
     """Validate and normalise one person's fields.
 
-    :raise LanyardError: ``invalid_field`` (naming the field) or ``unknown_type``.
+    :raise LanyardError: ``invalid_field`` (naming the field; ``badge_name`` when no badge name is given and
+        the full name is longer than ``NAME_MAX``) or ``unknown_type``.
     """
     first = clean_name(person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
     last = clean_name(person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
@@ -125,13 +126,19 @@ def clean_person(person: PersonInput, settings: Settings, *, email_required: boo
             raise LanyardError("invalid_field", f"{prefix}{name}: at most {NAME_MAX} characters",
                                field=prefix + name, problem="too_long")
     badge = clean_name(person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
+    if not badge:
+        badge = f"{first} {last}"
+        if len(badge) > NAME_MAX:  # the README promises a name is never cut: the person chooses the shorter form
+            raise LanyardError("invalid_field", f"{prefix}badge_name: first and last name together are too long "
+                               f"for the badge; enter the name to print on the badge (at most {NAME_MAX} characters)",
+                               field=prefix + "badge_name", problem="badge_name_needed")
     if person.type_name not in settings.registration_types:
         raise LanyardError("unknown_type", f"{prefix}registration_type: unknown type {person.type_name!r}",
                            field=prefix + "registration_type")
     return CleanPerson(
         first_name=first,
         last_name=last,
-        badge_name=badge or f"{first} {last}"[:NAME_MAX],
+        badge_name=badge,
         title=clean_name(person.title, field=prefix + "title", max_length=ORG_MAX, required=False),
         organization=clean_name(person.organization, field=prefix + "organization", max_length=ORG_MAX, required=False),
         email=clean_email(person.email, field=prefix + "email", required=email_required),

@@ -22,6 +22,7 @@ from .forms import BadgeNameForm, RegistrationForm, ResendForm
 from .mail import deliver_confirmations, deliver_reminders
 from .models import Registration, utcnow
 from .services import (
+    NAME_MAX,
     HealthInput,
     PersonInput,
     change_badge_name,
@@ -53,6 +54,8 @@ PROBLEM_MESSAGES = {
     "emoji_or_symbol": lambda: _("Names can contain letters of any script, but not emoji or symbols."),
     "formula": lambda: _("This cannot start with =, +, - or @."),
     "email": lambda: _("Enter a valid email address."),
+    "badge_name_needed": lambda: _("First and last name together are too long for the badge: enter the name "
+                                   "to print on the badge (at most %(max)d characters).", max=NAME_MAX),
 }
 
 

@@ -29,7 +29,7 @@ from ..search import among, index_registration, search
 from ..services import (NAME_MAX, ORG_MAX, Issued, PersonInput, cancel_registration, email_taken, register,
                         register_guest, rotate_codes)
 from ..settings import Settings
-from ..text import clean_email, clean_text, email_key
+from ..text import clean_email, clean_name, clean_text, email_key
 from .cases import HEALTH_REASONS, PRINT_REASONS, resolve_cases
 from .models import DeskCase
 
@@ -307,7 +307,7 @@ def update_registration(registration: Registration, changes: dict[str, object], 
         raise LanyardError("invalid_field", f"{field}: cannot be changed here", field=field)
     if registration.is_cancelled:
         raise LanyardError("registration_cancelled")
-    cleaned = {field: clean_text(value, field=field, max_length=EDITABLE[field], required=field == "badge_name")
+    cleaned = {field: clean_name(value, field=field, max_length=EDITABLE[field], required=field == "badge_name")
                for field, value in changes.items()}
     changed = {field: [getattr(registration, field), value] for field, value in cleaned.items()
                if getattr(registration, field) != value}

@@ -112,6 +112,8 @@ BAD_ROWS = [
     ("line separator", "Line\u2028Sep,X,,ls@example.org,,,full,,,,", "not allowed"),
     ("huge email", "Huge,Mail,," + "m" * 990 + "@example.org,,,full,,,,", "at most 1000"),
     ("huge badge name", "Huge,Badge," + "b" * 101 + ",hb@example.org,,,full,,,,", "badge_name: at most 100"),
+    ("full name longer than a badge name", "n" * 60 + "," + "m" * 60 + ",,nm@example.org,,,full,,,,",
+     "badge_name: first and last name together are too long for the badge; enter the name to print on the badge"),
 ]
 
 
@@ -134,7 +136,8 @@ GOOD_ROWS = [
     ("persian with ZWNJ", "می\u200cخواهم,X,,p@example.org,,,full,,,,", "می\u200cخواهم"),
     ("hyphen and apostrophe inside", "Anne-Marie,O'Brien-Smith,,am@example.org,,,full,,,,", "Anne-Marie"),
     ("formula characters inside", "Ada,Smith,Ada = Queen,eq@example.org,,5th Ward + Co,full,,,,", "Ada"),
-    ("100 characters", "n" * 100 + ",Long,,n@example.org,,,full,,,,", "n" * 100),
+    ("100 characters", "n" * 100 + ",Long,Nora Long,n@example.org,,,full,,,,", "n" * 100),
+    ("full name of exactly 100 characters", "n" * 50 + "," + "m" * 49 + ",,n@example.org,,,full,,,,", "n" * 50),
     ("verified negative test with its time", "Neg,Ok,,ok@example.org,,,full,,negative_test,verified,2026-11-20T08:30",
      "Neg"),
     ("attested negative test without a time", "Neg,Later,,later@example.org,,,full,,negative_test,attested,", "Neg"),
