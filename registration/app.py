@@ -226,12 +226,10 @@ def _register_blueprints(app: Flask) -> None:
     from kiosk import api as kiosk_api, views as kiosk_views
 
     from . import auth, views
-    from .api import bp as api_bp
     from .desk import api as desk_api, views as desk_views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
-    app.register_blueprint(api_bp)
     app.register_blueprint(kiosk_views.bp)
     app.register_blueprint(kiosk_api.bp)
     app.register_blueprint(desk_views.bp)

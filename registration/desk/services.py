@@ -18,7 +18,7 @@ from ..audit import Actor, record
 from ..checkin.models import CheckIn, Kiosk, SupersededCode
 from ..checkin.services import (CheckInOutcome, Origin, check_in, check_nonce, print_job_dict, request_digest,
                                 stored_answer, store_answer)
-from ..codes import digests_match, parse_code
+from ..codes import parse_code
 from ..errors import LanyardError
 from ..extensions import db
 from ..health import METHODS, Clearance, assess_clearance, expiry_for
@@ -145,7 +145,7 @@ def registration_by_scan(event: Event, raw: object) -> ScanHit:
     if parsed.kind == "registration":
         registration = db.session.execute(
             sa.select(Registration).where(Registration.code_hash == digest)).scalar_one_or_none()
-        if registration is None or not digests_match(registration.code_hash, digest):
+        if registration is None:
             old = db.session.execute(
                 sa.select(SupersededCode.registration_id).where(SupersededCode.code_hash == digest)).scalar()
             registration = db.session.get(Registration, old) if old is not None else None
