@@ -436,6 +436,13 @@ def _create_secret_key(path: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def current_settings() -> Settings:
+    """The running app's settings, read once by the app factory (needs an app context)."""
+    from flask import current_app  # imported here: the settings module is read by code that has no app
+
+    return current_app.extensions["lanyard"]
+
+
 def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | None = None) -> Settings:
     """Read and validate the configuration file (``LANYARD_CONFIG`` or ``config.toml``).
 
