@@ -14,14 +14,13 @@ from .audit import Actor, record
 from .codes import new_code, parse_code
 from .errors import LanyardError
 from .extensions import db
-from .health import METHODS, STATES, expiry_for
+from .health import METHODS, STATES, TESTS, expiry_for
 from .models import Event, HealthRecord, Registration, utcnow
 from .settings import EventSettings, Settings
 from .search import code_prefix, index_registration
 from .text import clean_email, clean_name, clean_text, email_key, fold
 
 NAME_MAX = 100
-TESTS = ("negative_test", "onsite_test")  # methods whose clearance runs out a fixed time after the test
 ORG_MAX = 150
 
 

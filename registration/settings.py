@@ -26,7 +26,6 @@ def shipped_folder(name: str) -> Path:
 TEMPLATE_FOLDER = shipped_folder("templates")
 MIGRATIONS_FOLDER = shipped_folder("migrations")
 PRINTER_BACKENDS = ("network", "usb", "serial", "file", "preview")
-HEALTH_METHODS = ("vaccinated", "negative_test", "onsite_test", "exempt")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _AREA = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

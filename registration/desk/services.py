@@ -21,7 +21,7 @@ from ..checkin.services import (CheckInOutcome, Origin, check_in, check_nonce, p
 from ..codes import parse_code
 from ..errors import LanyardError
 from ..extensions import db
-from ..health import METHODS, Clearance, assess_clearance, expiry_for
+from ..health import METHODS, TESTS, Clearance, assess_clearance, expiry_for
 from ..models import AuditEvent, Event, HealthRecord, Registration, StaffUser, utcnow
 from ..printing import services as printing
 from ..printing.models import Badge, PrintJob
@@ -346,7 +346,7 @@ def clean_verification(value: HealthVerification, *, now: datetime) -> HealthVer
         raise LanyardError("invalid_field", "state: verified or rejected", field="state")
     taken = value.test_taken_at
     state, reason = value.state, clean_text(value.reason, field="reason", max_length=REASON_MAX, required=False)
-    if value.method in ("negative_test", "onsite_test"):
+    if value.method in TESTS:
         if taken is None and state == "verified":
             raise LanyardError("invalid_field", "test_taken_at: when was the test taken?", field="test_taken_at")
         if taken is not None and taken.tzinfo is None:
