@@ -27,7 +27,7 @@ from ..printing import services as printing
 from ..printing.models import Badge, PrintJob
 from ..search import among, index_registration, search
 from ..services import (NAME_MAX, ORG_MAX, Issued, PersonInput, cancel_registration, email_taken, register,
-                        register_guest, rotate_codes)
+                        register_guest, registration_with_code, rotate_codes)
 from ..settings import Settings
 from ..text import clean_email, clean_name, clean_text, email_key
 from .cases import HEALTH_REASONS, PRINT_REASONS, resolve_cases
@@ -143,8 +143,7 @@ def registration_by_scan(event: Event, raw: object) -> ScanHit:
     digest = parsed.digest
     note = ""
     if parsed.kind == "registration":
-        registration = db.session.execute(
-            sa.select(Registration).where(Registration.code_hash == digest)).scalar_one_or_none()
+        registration = registration_with_code(parsed)
         if registration is None:
             old = db.session.execute(
                 sa.select(SupersededCode.registration_id).where(SupersededCode.code_hash == digest)).scalar()
