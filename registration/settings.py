@@ -404,12 +404,12 @@ def _secret_key(app_table: dict, root: Path) -> str:
 
 
 def _create_secret_key(path: Path) -> None:
-    """Write a new random key to ``path`` (mode 0600) unless another process got there first.
+    """Write a new random key to ``path`` (mode 0600, its folder 0700) unless another process got there first.
 
     Several gunicorn workers start at once: each writes a whole key to a private temporary file and
     links it into place, so exactly one wins and no one ever reads half a key.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # var/ holds the key, and later other secrets
     partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
