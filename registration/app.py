@@ -265,4 +265,4 @@ def _error_page(error):
     titles = {400: gettext("Bad request"), 403: gettext("Not allowed"), 404: gettext("Not found"),
               405: gettext("Not allowed"), 413: gettext("Too large"), 429: gettext("Too many attempts"),
               500: gettext("Something went wrong")}
-    return render_template("error.html", status=status, title=titles.get(status, "Error")), status
+    return render_template("error.html", status=status, title=titles.get(status) or gettext("Error")), status
