@@ -298,7 +298,8 @@ EDITABLE = {"badge_name": NAME_MAX, "title": ORG_MAX, "organization": ORG_MAX}
 def update_registration(registration: Registration, changes: dict[str, object], *, actor: Actor) -> dict:
     """Correct the badge name, title or organisation; returns ``{field: [before, after]}`` of what changed.
 
-    :raise LanyardError: ``invalid_field`` (unknown field, bad text, empty badge name), ``registration_cancelled``.
+    :raise LanyardError: ``invalid_field`` (unknown field, bad text or a formula start as on the form, empty
+        badge name), ``registration_cancelled``.
     """
     unknown = set(changes) - set(EDITABLE)
     if unknown:
