@@ -16,6 +16,7 @@ from registration.checkin.services import check_in, find_for_kiosk
 from registration.errors import LanyardError
 from registration.extensions import db
 from registration.services import EventRef, current_event
+from registration.settings import current_settings
 
 from . import services
 
@@ -25,13 +26,10 @@ bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
 ATTEMPTS = 3
 
 
-def _settings():
-    return current_app.extensions["lanyard"]
-
 
 def _event() -> EventRef:
     """The configured event, looked up once per app: loading its row on every check-in cost ~12% of the CPU."""
-    settings = _settings()
+    settings = current_settings()
     refs = current_app.extensions.setdefault("lanyard.event_refs", {})
     ref = refs.get(settings.event.slug)
     if ref is None:
@@ -64,7 +62,7 @@ def create_checkin():
     if body is None or ("code" in body) == ("selection" in body):
         return error_response("bad_request", 'Send a JSON object with "nonce" and either "code" or "selection".',
                               400)
-    settings = _settings()
+    settings = current_settings()
     for attempt in range(ATTEMPTS):
         try:
             outcome = check_in(_event(), code=body.get("code"), selection=body.get("selection"),
@@ -98,7 +96,7 @@ def print_job_preview(job_id: int):
         job = services.job_for_kiosk(g.kiosk, job_id)
     except LanyardError as error:
         return refusal(error)
-    response = current_app.response_class(services.badge_preview_png(job, _settings()), mimetype="image/png")
+    response = current_app.response_class(services.badge_preview_png(job, current_settings()), mimetype="image/png")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -109,7 +107,7 @@ def lookup():
     body = _json_object("last_name", "second_factor")
     if body is None:
         return error_response("bad_request", 'Send a JSON object with "last_name" and "second_factor".', 400)
-    settings = _settings()
+    settings = current_settings()
     try:
         matches = find_for_kiosk(_event(), kiosk=g.kiosk, last_name=body.get("last_name", ""),
                                  second_factor=body.get("second_factor", ""), settings=settings)

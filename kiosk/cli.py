@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask import current_app
 from flask.cli import with_appcontext
 
 from registration.audit import Actor
 from registration.checkin.models import Kiosk
 from registration.errors import LanyardError
 from registration.extensions import db
+from registration.settings import current_settings
 
 from . import services
 from .demo import demo_command
@@ -42,7 +42,7 @@ def add_command(name, printer_name, location, language):
     """Add a kiosk; prints its API token and a one-time enrolment URL."""
     from registration.services import current_event
 
-    settings = current_app.extensions["lanyard"]
+    settings = current_settings()
     try:
         kiosk, token, enrol_code = services.add_kiosk(
             current_event(settings), name=name, printer_name=printer_name, settings=settings,
@@ -104,7 +104,7 @@ def rotate_command(name):
     """Replace a kiosk's token; the old token and enrolled browsers stop at once."""
     token, enrol_code = _change(name, lambda k: services.rotate_kiosk_token(k, actor=Actor.system("cli")))
     click.echo(f"Kiosk {name}: new token issued; the old token and enrolled browsers no longer work.")
-    _show_secrets(current_app.extensions["lanyard"], token, enrol_code)
+    _show_secrets(current_settings(), token, enrol_code)
 
 
 def init_app(app) -> None:

@@ -106,8 +106,13 @@ def has_glyph(char: str, bold: bool = False) -> bool:
 _DROP_CATEGORIES = {"Cc", "Cf", "Cs", "Co"}
 
 
-def clean_text(text: str) -> str:
-    """NFC, control/format characters dropped, variation selectors dropped, whitespace collapsed."""
+def printable_text(text: str) -> str:
+    """What the badge draws of ``text``: NFC, control/format characters and variation selectors dropped,
+    whitespace collapsed.
+
+    Not a validator (that is ``registration.text.clean_text``, which refuses such input at the edge): this
+    leaf library draws whatever it is handed and must not trust its caller, so it drops what it cannot draw.
+    """
     text = unicodedata.normalize("NFC", text or "")
     kept = []
     for char in text:
@@ -593,14 +598,14 @@ def _render(data: BadgeData, layout: _Layout) -> RenderResult:
     )
     lines: dict[str, tuple[str, ...]] = {}
     for key, raw, region, bold, sizes, fill in fields:
-        text = _visible(clean_text(raw), bold, missing)
+        text = _visible(printable_text(raw), bold, missing)
         placed = fit_text(text, region, bold=bold, sizes=layout.sizes[sizes], never_cut=key == "badge_name")
         if placed is not None:
             _draw_placed(draw, placed, fill)
             boxes[key] = placed.box
             lines[key] = placed.pieces or placed.lines
 
-    code = clean_text(data.code)
+    code = printable_text(data.code)
     if code:
         matrix = qr_matrix(code)
         # A longer code than a badge code needs more modules: smaller modules keep it inside its box.

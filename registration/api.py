@@ -1,12 +1,10 @@
-"""The JSON API's one response shape and one error shape, and its bearer-token blueprint."""
+"""The JSON API's one response shape and one error shape (the blueprints with routes live in each area's api.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import jsonify
 
 from .errors import LanyardError
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 #: HTTP status for each refusal code; anything not listed is 422 (understood, refused).
 STATUS = {

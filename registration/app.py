@@ -14,7 +14,7 @@ from flask_babel import get_locale, gettext
 from werkzeug.routing import IntegerConverter
 
 from .extensions import babel, csrf, db, login_manager, migrate
-from .settings import MIGRATIONS_FOLDER, ROOT, TEMPLATE_FOLDER, Settings, load_settings
+from .settings import MIGRATIONS_FOLDER, ROOT, TEMPLATE_FOLDER, Settings, current_settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +103,11 @@ def _storage_unavailable():
 
 def select_locale() -> str:
     """The visitor's language: an explicit choice, else the browser's preference."""
-    settings: Settings = g.get("settings") or _settings()
+    settings: Settings = g.get("settings") or current_settings()
     chosen = request.args.get("lang") or session.get("lang")
     if chosen in settings.languages:
         return chosen
     return request.accept_languages.best_match(settings.languages) or settings.languages[0]
-
-
-def _settings() -> Settings:
-    from flask import current_app
-
-    return current_app.extensions["lanyard"]
 
 
 def create_app(config_path=None, *, overrides: dict | None = None, settings: Settings | None = None) -> Flask:
@@ -177,7 +171,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     kiosk_cli.init_app(app)
 
     @app.before_request
-    def _remember_settings():
+    def _remembercurrent_settings():
         g.settings = settings
         if request.args.get("lang") in settings.languages:
             session["lang"] = request.args["lang"]
@@ -226,12 +220,10 @@ def _register_blueprints(app: Flask) -> None:
     from kiosk import api as kiosk_api, views as kiosk_views
 
     from . import auth, views
-    from .api import bp as api_bp
     from .desk import api as desk_api, views as desk_views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
-    app.register_blueprint(api_bp)
     app.register_blueprint(kiosk_views.bp)
     app.register_blueprint(kiosk_api.bp)
     app.register_blueprint(desk_views.bp)
@@ -273,4 +265,4 @@ def _error_page(error):
     titles = {400: gettext("Bad request"), 403: gettext("Not allowed"), 404: gettext("Not found"),
               405: gettext("Not allowed"), 413: gettext("Too large"), 429: gettext("Too many attempts"),
               500: gettext("Something went wrong")}
-    return render_template("error.html", status=status, title=titles.get(status, "Error")), status
+    return render_template("error.html", status=status, title=titles.get(status) or gettext("Error")), status

@@ -23,6 +23,7 @@ from .forms import PageForm
 from .extensions import csrf, db, login_manager
 from . import ratelimit
 from .models import StaffUser, utcnow
+from .settings import current_settings
 from .staff import verify_staff_password
 
 bp = Blueprint("auth", __name__)
@@ -159,7 +160,7 @@ def authorize():
 
 def _session_expired() -> bool:
     """End a staff session idle for ``idle_minutes`` or older than ``session_hours``; refresh it otherwise."""
-    staff = current_app.extensions["lanyard"].staff
+    staff = current_settings().staff
     now = int(time.time())
     started, seen = session.get("staff_since"), session.get("staff_seen")
     idle = int(current_app.config.get("STAFF_IDLE_SECONDS", staff.idle_minutes * 60))
@@ -206,7 +207,7 @@ def _client_address() -> str:
 
 def _sign_in_wait(email: str, now: datetime) -> int:
     """Seconds to wait before another sign-in for this account or from this client is tried (0: go ahead)."""
-    staff = current_app.extensions["lanyard"].staff
+    staff = current_settings().staff
     window = staff.sign_in_window_minutes * 60
     over = (ratelimit.current_count(f"sign-in:account:{email}", window_seconds=window, now=now)
             >= staff.sign_in_attempts_per_account
@@ -216,7 +217,7 @@ def _sign_in_wait(email: str, now: datetime) -> int:
 
 
 def _count_failure(email: str, now: datetime) -> None:
-    window = current_app.extensions["lanyard"].staff.sign_in_window_minutes * 60
+    window = current_settings().staff.sign_in_window_minutes * 60
     ratelimit.count(f"sign-in:account:{email}", window_seconds=window, now=now)
     ratelimit.count(f"sign-in:client:{_client_address()}", window_seconds=window, now=now)
 

@@ -7,17 +7,14 @@ import io
 import sys
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from .audit import Actor, record
 from .errors import LanyardError
 from .extensions import db
+from .settings import current_settings
 
-
-def _settings():
-    return current_app.extensions["lanyard"]
 
 
 def _create_app():
@@ -41,7 +38,7 @@ def init_db_command():
     """Create the schema (through the migrations) and the configured event."""
     from .services import init_database
 
-    event = init_database(_settings())
+    event = init_database(current_settings())
     db.session.commit()
     click.echo(f"Database ready; event {event.slug!r} ({event.name}).")
 
@@ -57,7 +54,7 @@ def import_command(file, dry_run, send_confirmations):
     from .mail import deliver_confirmations as deliver
     from .services import current_event
 
-    settings = _settings()
+    settings = current_settings()
     try:
         text = file.read()
     except UnicodeDecodeError as exc:
@@ -107,7 +104,7 @@ def export_command(output):
     from .importing import export_rows
     from .services import current_event
 
-    event = current_event(_settings())
+    event = current_event(current_settings())
     writer = csv.writer(output)
     count = -1
     for row in export_rows(event):
@@ -240,7 +237,7 @@ def purge_health_command(force):
     from .staff import purge_health
     from .services import current_event
 
-    settings = _settings()
+    settings = current_settings()
     try:
         count = purge_health(current_event(settings), settings=settings, actor=Actor.system("cli"), force=force)
         db.session.commit()

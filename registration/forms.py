@@ -7,6 +7,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms import EmailField, FieldList, Form, FormField, RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from .services import NAME_MAX, ORG_MAX
+
 TOO_LONG = _l("This is too long (at most %(max)d characters).")
 HEALTH_CHOICES = [
     SelectChoice("vaccinated", _l("I am vaccinated and will show proof")),
@@ -33,9 +35,9 @@ class PageForm(FlaskForm):
 class GuestForm(Form):
     """One guest inside the registration form (no CSRF of its own: the outer form has it)."""
 
-    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
-    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
-    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=100, message=TOO_LONG)])
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
+    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=NAME_MAX, message=TOO_LONG)])
     email = EmailField(_l("Email (optional)"), validators=[Optional(), Length(max=254, message=TOO_LONG)])
     health_method = RadioField(_l("How will they be cleared?"), choices=HEALTH_CHOICES, validators=[DataRequired()])
 
@@ -43,12 +45,12 @@ class GuestForm(Form):
 class RegistrationForm(PageForm):
     """A full registrant and zero or more guests."""
 
-    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
-    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
-    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=100, message=TOO_LONG)])
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
+    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=NAME_MAX, message=TOO_LONG)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254, message=TOO_LONG), Email(check_deliverability=False)])
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=150, message=TOO_LONG)])
-    organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=150, message=TOO_LONG)])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=ORG_MAX, message=TOO_LONG)])
+    organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=ORG_MAX, message=TOO_LONG)])
     health_method = RadioField(_l("How will you be cleared?"), choices=HEALTH_CHOICES, validators=[DataRequired()])
     guests = FieldList(FormField(GuestForm), min_entries=0, max_entries=10)
     add_guest = SubmitField(_l("Add a guest"))
@@ -58,7 +60,7 @@ class RegistrationForm(PageForm):
 class BadgeNameForm(PageForm):
     """Correct the name printed on one's badge."""
 
-    badge_name = StringField(_l("Name on badge"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
+    badge_name = StringField(_l("Name on badge"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
     save = SubmitField(_l("Save"))
 
 

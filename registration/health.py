@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from .models import HealthRecord
 from .settings import HealthPolicy
 
+if TYPE_CHECKING:  # the model's check constraints are built from the lists below
+    from .models import HealthRecord
+
+#: The closed list of ways to be cleared (the database, forms, import and desk all take it from here).
 METHODS = ("vaccinated", "negative_test", "onsite_test", "exempt")
+#: Methods whose clearance runs out a fixed time after the test was taken.
+TESTS = ("negative_test", "onsite_test")
+#: The closed list of a health record's states.
 STATES = ("attested", "verified", "rejected")
 
 
@@ -44,7 +51,7 @@ def assess_clearance(record: HealthRecord | None, policy: HealthPolicy, at: date
     }[record.method]
     if needs_verification and record.state != "verified":
         return Clearance(False, "health_unverified")
-    if record.method in ("negative_test", "onsite_test"):
+    if record.method in TESTS:
         expires = record.expires_at or expiry_for(record, policy)
         if expires is None:
             return Clearance(False, "health_unverified")

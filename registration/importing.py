@@ -17,18 +17,19 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from .audit import Actor, record
-from .codes import hash_code, new_code
 from .errors import LanyardError
 from .extensions import db
 from .health import expiry_for
 from .models import Event, HealthRecord, Registration, utcnow
-from .search import code_prefix, index_rows
-from .services import CleanPerson, HealthInput, Issued, PersonInput, clean_health, clean_person
+from .search import index_rows
+from .services import (CleanPerson, HealthInput, Issued, PersonInput, clean_health, clean_person,
+                       new_registration_values)
 from .settings import Settings
-from .text import email_key, fold, neutralise_formula
+from .text import email_key, neutralise_formula
 
 HEADER = ("first_name", "last_name", "badge_name", "email", "title", "organization",
-          "registration_type", "host_email", "health_method", "health_state", "test_taken_at")
+          "registration_type", "host_email", "health_method", "health_state", "test_taken_at",
+          "language")  # optional, like every column not in REQUIRED: the event's first language when absent
 REQUIRED = ("first_name", "last_name", "email", "registration_type")
 MAX_FIELD = 1000  # the csv module's own limit is 128 KiB; anything near it is not a name
 BATCH = 2000
@@ -51,6 +52,7 @@ class ImportRow:
     person: CleanPerson
     health: HealthInput | None
     host_key: str | None
+    language: str
 
 
 @dataclass
@@ -197,7 +199,12 @@ def _validate(values: dict[str, str], line: int, settings: Settings, tz: ZoneInf
                                           test_taken_at=taken_at))
     elif values["health_state"].strip() or values["test_taken_at"].strip():
         raise LanyardError("invalid_field", "health_method: required when health_state or test_taken_at is given")
-    return ImportRow(line=line, person=person, health=health, host_key=email_key(host_raw) if host_raw else None)
+    language = values["language"].strip().lower() or settings.languages[0]
+    if language not in settings.languages:
+        raise LanyardError("invalid_field", f"language: one of {', '.join(settings.languages)} (or empty), "
+                           f"not {values['language']!r}")
+    return ImportRow(line=line, person=person, health=health, host_key=email_key(host_raw) if host_raw else None,
+                     language=language)
 
 
 def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, int], host_emails: dict[str, str],
@@ -211,21 +218,13 @@ def _insert_people(event: Event, rows: list[ImportRow], *, host_ids: dict[str, i
         batch = rows[start:start + BATCH]
         params, codes = [], []
         for row in batch:
-            p = row.person
-            code, manage_code = new_code("registration"), new_code("manage")
-            code_hash = hash_code(code)
-            params.append(dict(
-                event_id=event.id, type_name=p.type_name, first_name=p.first_name, last_name=p.last_name,
-                badge_name=p.badge_name, title=p.title, organization=p.organization,
-                # A guest without an email of their own gets their mail at the host's address.
-                email=p.email or host_emails[row.host_key],
-                email_key=email_key(p.email) if p.email else None,
-                first_name_key=fold(p.first_name), last_name_key=fold(p.last_name),
-                host_id=host_ids[row.host_key] if row.host_key else None,
-                status="confirmed", code_hash=code_hash, code_prefix=code_prefix(code), code_issued_at=now, manage_hash=hash_code(manage_code),
-                language="en", source="import", created_at=now, updated_at=now,
-            ))
-            codes.append((code_hash, code, manage_code))
+            values, code, manage_code = new_registration_values(
+                row.person, contact_email=host_emails[row.host_key] if row.host_key else "", language=row.language,
+                source="import")
+            values.update(event_id=event.id, host_id=host_ids[row.host_key] if row.host_key else None,
+                          code_issued_at=now, created_at=now, updated_at=now)
+            params.append(values)
+            codes.append((values["code_hash"], code, manage_code))
         # A plain executemany is several times faster than INSERT ... RETURNING row by row;
         # the new ids are read back in one query by the (unique) code hashes.
         db.session.execute(sa.insert(table), params)

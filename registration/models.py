@@ -9,6 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .health import METHODS, STATES
 
 
 def utcnow() -> datetime:
@@ -120,10 +121,8 @@ class HealthRecord(db.Model):
 
     __tablename__ = "health_records"
     __table_args__ = (
-        sa.CheckConstraint(
-            "method in ('vaccinated', 'negative_test', 'onsite_test', 'exempt')", name="method"
-        ),
-        sa.CheckConstraint("state in ('attested', 'verified', 'rejected')", name="state"),
+        sa.CheckConstraint(f"method in ({', '.join(repr(method) for method in METHODS)})", name="method"),
+        sa.CheckConstraint(f"state in ({', '.join(repr(state) for state in STATES)})", name="state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

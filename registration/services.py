@@ -11,17 +11,16 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .audit import Actor, record
-from .codes import digests_match, new_code, parse_code
+from .codes import ParsedCode, hash_code, new_code, parse_code
 from .errors import LanyardError
 from .extensions import db
-from .health import METHODS, STATES, expiry_for
+from .health import METHODS, STATES, TESTS, expiry_for
 from .models import Event, HealthRecord, Registration, utcnow
 from .settings import EventSettings, Settings
 from .search import code_prefix, index_registration
 from .text import clean_email, clean_name, clean_text, email_key, fold
 
 NAME_MAX = 100
-TESTS = ("negative_test", "onsite_test")  # methods whose clearance runs out a fixed time after the test
 ORG_MAX = 150
 
 
@@ -115,7 +114,8 @@ class CleanPerson:
 def clean_person(person: PersonInput, settings: Settings, *, email_required: bool = True, prefix: str = "") -> CleanPerson:
     """Validate and normalise one person's fields.
 
-    :raise LanyardError: ``invalid_field`` (naming the field) or ``unknown_type``.
+    :raise LanyardError: ``invalid_field`` (naming the field; ``badge_name`` when no badge name is given and
+        the full name is longer than ``NAME_MAX``) or ``unknown_type``.
     """
     first = clean_name(person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
     last = clean_name(person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
@@ -125,13 +125,19 @@ def clean_person(person: PersonInput, settings: Settings, *, email_required: boo
             raise LanyardError("invalid_field", f"{prefix}{name}: at most {NAME_MAX} characters",
                                field=prefix + name, problem="too_long")
     badge = clean_name(person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
+    if not badge:
+        badge = f"{first} {last}"
+        if len(badge) > NAME_MAX:  # the README promises a name is never cut: the person chooses the shorter form
+            raise LanyardError("invalid_field", f"{prefix}badge_name: first and last name together are too long "
+                               f"for the badge; enter the name to print on the badge (at most {NAME_MAX} characters)",
+                               field=prefix + "badge_name", problem="badge_name_needed")
     if person.type_name not in settings.registration_types:
         raise LanyardError("unknown_type", f"{prefix}registration_type: unknown type {person.type_name!r}",
                            field=prefix + "registration_type")
     return CleanPerson(
         first_name=first,
         last_name=last,
-        badge_name=badge or f"{first} {last}"[:NAME_MAX],
+        badge_name=badge,
         title=clean_name(person.title, field=prefix + "title", max_length=ORG_MAX, required=False),
         organization=clean_name(person.organization, field=prefix + "organization", max_length=ORG_MAX, required=False),
         email=clean_email(person.email, field=prefix + "email", required=email_required),
@@ -175,29 +181,41 @@ def email_taken(event: Event, email: str) -> bool:
     return found is not None
 
 
-def _add_registration(event: Event, person: CleanPerson, *, own_email: bool, contact_email: str,
-                      host: Registration | None, language: str, source: str) -> Issued:
+def new_registration_values(person: CleanPerson, *, contact_email: str, language: str,
+                            source: str) -> tuple[dict, str, str]:
+    """The columns of a new, confirmed registration and its fresh codes in clear: the one recipe of every path
+    that creates registrations (the form, the desk and the import; the import inserts the values in batches).
+
+    The event and host are the caller's: the form links a guest to a host not yet flushed, the import by id.
+    """
     code, manage_code = new_code("registration"), new_code("manage")
-    registration = Registration(
-        event=event,
+    values = dict(
         type_name=person.type_name,
         first_name=person.first_name,
         last_name=person.last_name,
         badge_name=person.badge_name,
         title=person.title,
         organization=person.organization,
-        email=contact_email,
-        email_key=email_key(person.email) if own_email else None,
+        # A guest without an email of their own gets their mail at the host's address.
+        email=person.email or contact_email,
+        email_key=email_key(person.email) if person.email else None,
         first_name_key=fold(person.first_name),
         last_name_key=fold(person.last_name),
-        host=host,
         status="confirmed",
-        code_hash=parse_code(code).digest,
+        code_hash=hash_code(code),
         code_prefix=code_prefix(code),
-        manage_hash=parse_code(manage_code).digest,
+        manage_hash=hash_code(manage_code),
         language=language,
         source=source,
     )
+    return values, code, manage_code
+
+
+def _add_registration(event: Event, person: CleanPerson, *, contact_email: str, host: Registration | None,
+                      language: str, source: str) -> Issued:
+    values, code, manage_code = new_registration_values(person, contact_email=contact_email, language=language,
+                                                        source=source)
+    registration = Registration(event=event, host=host, **values)
     db.session.add(registration)
     return Issued(registration, code, manage_code)
 
@@ -255,13 +273,11 @@ def register(
             raise LanyardError("duplicate_email", f"{prefix}email: already registered for this event",
                                field=prefix + "email")
 
-    main = _add_registration(event, host, own_email=True, contact_email=host.email, host=None,
-                             language=language, source=source)
+    main = _add_registration(event, host, contact_email=host.email, host=None, language=language, source=source)
     _add_health(main.registration, health, settings)
     issued = [main]
     for cleaned, guest_health, _prefix in cleaned_guests:
-        guest = _add_registration(event, cleaned, own_email=bool(cleaned.email),
-                                  contact_email=cleaned.email or host.email, host=main.registration,
+        guest = _add_registration(event, cleaned, contact_email=host.email, host=main.registration,
                                   language=language, source=source)
         _add_health(guest.registration, guest_health, settings)
         issued.append(guest)
@@ -370,13 +386,25 @@ def register_guest(event: Event, host: Registration, guest: PersonInput, *, sett
     health = clean_health(health)
     if cleaned.email and email_taken(event, cleaned.email):
         raise LanyardError("duplicate_email", "email: already registered for this event", field="email")
-    issued = _add_registration(event, cleaned, own_email=bool(cleaned.email), contact_email=cleaned.email or host.email,
-                               host=host, language=language, source=source)
+    issued = _add_registration(event, cleaned, contact_email=host.email, host=host, language=language,
+                               source=source)
     _add_health(issued.registration, health, settings)
     db.session.flush()
     index_registration(issued.registration)
     record(actor, "registration.create", issued.registration, type=cleaned.type_name, source=source, host_id=host.id)
     return issued
+
+
+def registration_with_code(parsed: ParsedCode) -> Registration | None:
+    """The registration whose current registration or manage code is ``parsed``, if anyone's is.
+
+    The one lookup by code of the form and the desk (the kiosk's hot path reads the same column in one
+    statement with what it shows).
+    """
+    column = {"registration": Registration.code_hash, "manage": Registration.manage_hash}.get(parsed.kind)
+    if column is None:  # a badge, kiosk or staff code is nobody's registration code
+        return None
+    return db.session.execute(db.select(Registration).where(column == parsed.digest)).scalar_one_or_none()
 
 
 def registration_for_code(event: Event, raw: object, *, kind: str = "registration") -> Registration:
@@ -387,9 +415,8 @@ def registration_for_code(event: Event, raw: object, *, kind: str = "registratio
     parsed = parse_code(raw)
     if parsed.kind != kind:
         raise LanyardError("wrong_code_kind", f"expected a {kind} code, got a {parsed.kind} code")
-    column = Registration.code_hash if kind == "registration" else Registration.manage_hash
-    found = db.session.execute(db.select(Registration).where(column == parsed.digest)).scalar_one_or_none()
-    if found is None or not digests_match(getattr(found, column.key), parsed.digest):
+    found = registration_with_code(parsed)
+    if found is None:
         raise LanyardError("code_unknown")
     if found.event_id != event.id:
         raise LanyardError("wrong_event")

@@ -25,8 +25,6 @@ def shipped_folder(name: str) -> Path:
 
 TEMPLATE_FOLDER = shipped_folder("templates")
 MIGRATIONS_FOLDER = shipped_folder("migrations")
-PRINTER_BACKENDS = ("network", "usb", "serial", "file", "preview")
-HEALTH_METHODS = ("vaccinated", "negative_test", "onsite_test", "exempt")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _AREA = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -308,31 +306,27 @@ PRINTER_LOCATION_MAX = 120
 
 
 def _printers(raw: dict, root: Path) -> dict[str, dict]:
+    from printers import PrinterConfigError
+    from printers.backends import checked_options
+
     tables = _table(raw, "printers", required=False)
     printers = {}
     for name, t in tables.items():
         where = f"printers.{name}"
         if not isinstance(t, dict):
             raise ConfigError(f"{where}: expected a table")
-        backend = _get(t, "backend", where, str)
-        if backend not in PRINTER_BACKENDS:
-            raise ConfigError(f"{where}.backend: expected one of {', '.join(PRINTER_BACKENDS)}")
-        required = {"network": ["host"], "file": ["path"], "preview": ["directory"], "serial": ["devfile"],
-                    "usb": ["vendor_id", "product_id"]}[backend]
-        for key in required:
-            if key not in t:
-                raise ConfigError(f"{where}.{key}: missing")
-        options = dict(t)
-        # Types are checked here so a typo stops startup, not the first badge of the morning.
-        for key, kind in (("host", str), ("profile", str), ("directory", str), ("path", str), ("devfile", str),
-                          ("fallback", str), ("port", int), ("baudrate", int), ("vendor_id", int),
-                          ("product_id", int), ("hold_seconds", float), ("connect_timeout", float),
-                          ("io_timeout", float)):
+        # The printers library owns the rule for what its backends read (backend, connection, profile,
+        # timeouts): a typo stops startup here, not the first badge of the morning. Building opens nothing.
+        try:
+            options = checked_options(name, t)
+        except PrinterConfigError as exc:
+            raise ConfigError(str(exc)) from None
+        # The print queue's own keys.
+        for key, kind in (("fallback", str), ("hold_seconds", float)):
             if key in t:
                 options[key] = _get(t, key, where, kind)
-        for key in ("port", "baudrate", "hold_seconds", "connect_timeout", "io_timeout"):
-            if key in options and (options[key] < 0 or (key != "hold_seconds" and options[key] == 0)):
-                raise ConfigError(f"{where}.{key}: must be positive")
+        if options.get("hold_seconds", 0) < 0:
+            raise ConfigError(f"{where}.hold_seconds: must not be negative")
         for key in PRINTER_LOCATION_KEYS:  # what a kiosk tells attendees, never the printer's own name
             if key in t:
                 location = " ".join(_get(t, key, where, str).split())
@@ -350,15 +344,6 @@ def _printers(raw: dict, root: Path) -> dict[str, dict]:
         if fallback is not None and fallback not in tables:
             raise ConfigError(f"{where}.fallback: no printer named {fallback!r}")
         printers[name] = options
-    # The printers library knows its profiles and backend options: ask it now, so a typo in
-    # `profile` stops startup instead of failing the first badge. Building a printer opens nothing.
-    from printers import PrinterConfigError, make_printer
-
-    for name, options in printers.items():
-        try:
-            make_printer(name, options)
-        except PrinterConfigError as exc:
-            raise ConfigError(str(exc)) from None
     return printers
 
 
@@ -419,12 +404,12 @@ def _secret_key(app_table: dict, root: Path) -> str:
 
 
 def _create_secret_key(path: Path) -> None:
-    """Write a new random key to ``path`` (mode 0600) unless another process got there first.
+    """Write a new random key to ``path`` (mode 0600, its folder 0700) unless another process got there first.
 
     Several gunicorn workers start at once: each writes a whole key to a private temporary file and
     links it into place, so exactly one wins and no one ever reads half a key.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # var/ holds the key, and later other secrets
     partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -434,6 +419,13 @@ def _create_secret_key(path: Path) -> None:
             os.link(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def current_settings() -> Settings:
+    """The running app's settings, read once by the app factory (needs an app context)."""
+    from flask import current_app  # imported here: the settings module is read by code that has no app
+
+    return current_app.extensions["lanyard"]
 
 
 def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | None = None) -> Settings:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import sqlite3
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, g, has_request_context
+from flask import Blueprint, g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSession
 
 from .extensions import db
+from .settings import current_settings
 
 bp = Blueprint("probes", __name__)
 
@@ -120,6 +121,6 @@ def readyz():
     """Readiness: a real write commits (a fault answers 503 ``storage_unavailable`` from the request edge)."""
     from .api import ok
 
-    check_writable(current_app.extensions["lanyard"].event.slug)
+    check_writable(current_settings().event.slug)
     db.session.commit()
     return ok({"status": "ready"})

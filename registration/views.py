@@ -22,6 +22,7 @@ from .forms import BadgeNameForm, RegistrationForm, ResendForm
 from .mail import deliver_confirmations, deliver_reminders
 from .models import Registration, utcnow
 from .services import (
+    NAME_MAX,
     HealthInput,
     PersonInput,
     change_badge_name,
@@ -31,6 +32,7 @@ from .services import (
     registration_for_code,
     rotate_codes,
 )
+from .settings import current_settings
 
 bp = Blueprint("registration", __name__)
 
@@ -53,11 +55,10 @@ PROBLEM_MESSAGES = {
     "emoji_or_symbol": lambda: _("Names can contain letters of any script, but not emoji or symbols."),
     "formula": lambda: _("This cannot start with =, +, - or @."),
     "email": lambda: _("Enter a valid email address."),
+    "badge_name_needed": lambda: _("First and last name together are too long for the badge: enter the name "
+                                   "to print on the badge (at most %(max)d characters).", max=NAME_MAX),
 }
 
-
-def _settings():
-    return current_app.extensions["lanyard"]
 
 
 def _field(form, dotted: str):
@@ -103,7 +104,7 @@ def index():
 @bp.route("/register", methods=["GET", "POST"])
 def register_page():
     """Register a full registrant and their guests; the answer never tells whether an email was registered."""
-    settings = _settings()
+    settings = current_settings()
     form = RegistrationForm()
     full_type, guest_type = settings.full_types[0], (settings.guest_types or [None])[0]
     if request.method == "POST":
@@ -194,7 +195,7 @@ def registered():
     done = session.get("registered")
     if not done:
         return redirect(url_for("registration.register_page"))
-    types = _settings().registration_types
+    types = current_settings().registration_types
     language = str(get_locale() or "en")
     people = [{"name": p["name"], "pass_label": types[p["type"]].label_for(language) if p["type"] in types else ""}
               for p in done["people"]]
@@ -205,7 +206,7 @@ def registered():
 
 
 def _form_page(form, status: int = 200):
-    settings = _settings()
+    settings = current_settings()
     return render_template("registration/register.html", form=form, max_guests=settings.max_guests,
                            can_add_guest=bool(settings.guest_types) and len(form.guests.entries) < settings.max_guests), status
 
@@ -222,7 +223,7 @@ def _closed_page(reason: str, status: int):
 @bp.get("/r/<manage_code>")
 def manage_link(manage_code: str):
     """The private link from the email: exchange its code for a session, then redirect to ``/manage`` without it."""
-    event = current_event(_settings())
+    event = current_event(current_settings())
     if manage_link_expired(event, utcnow()):
         return _closed_page("expired", 410)
     try:
@@ -241,7 +242,7 @@ def _managed_registration():
     held = session.get("manage")
     if not isinstance(held, dict):
         return None, _closed_page("no_session", 403)
-    event = current_event(_settings())
+    event = current_event(current_settings())
     if manage_link_expired(event, utcnow()):
         return None, _closed_page("expired", 410)
     registration = db.session.get(Registration, held.get("id")) if isinstance(held.get("id"), int) else None
@@ -294,7 +295,7 @@ def resend():
         abort(409)
     session["manage"] = {"id": registration.id, "hash": registration.manage_hash}
     email = registration.email
-    failures = deliver_confirmations([issued], _settings())
+    failures = deliver_confirmations([issued], current_settings())
     if failures:
         flash(_("We could not send the email just now. Please ask at the registration desk."), "error")
     else:
@@ -304,7 +305,7 @@ def resend():
 
 
 def _manage_page(registration, form, resend_form, status: int = 200):
-    rtype = _settings().registration_types.get(registration.type_name)
+    rtype = current_settings().registration_types.get(registration.type_name)
     response = current_app.make_response(
         (render_template("registration/manage.html", registration=registration, form=form, resend_form=resend_form,
                          pass_label=rtype.label_for(str(get_locale() or "en")) if rtype else registration.type_name),

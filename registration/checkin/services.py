@@ -38,8 +38,7 @@ from .models import CheckIn, CheckInRequest, Kiosk, KioskLookupWindow, Supersede
 if TYPE_CHECKING:
     from ..services import EventRef
 
-RESULTS = ("checked_in", "already_checked_in", "needs_desk", "invalid")
-#: The closed list of reasons each result can carry (documented in the README's "Kiosk API").
+#: The closed list of check-in results, each with the reasons it can carry (documented in the README's "Kiosk API").
 REASONS = {
     "checked_in": (None,),
     "already_checked_in": ("already_checked_in",),
@@ -52,7 +51,7 @@ REASONS = {
 #: What staff are told (the staff API and the desk): the exact health reason, never just "not cleared".
 STAFF_REASONS = {**REASONS, "needs_desk": ("registration_cancelled", "health_missing", "health_unverified",
                                            "health_expired", "health_rejected", "health_purged")}
-_ANY_REASON = {result: set(REASONS[result]) | set(STAFF_REASONS[result]) for result in RESULTS}
+_ANY_REASON = {result: set(REASONS[result]) | set(STAFF_REASONS[result]) for result in REASONS}
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 SELECTION_SALT = "kiosk-selection"
 SELECTION_MAX_AGE = 120  # seconds: long enough to tap a name, short enough not to linger
@@ -298,7 +297,7 @@ def _by_code(event: Event | EventRef, raw: object) -> _Loaded:
         raise LanyardError("wrong_code_kind", f"expected a registration code, got a {parsed.kind} code")
     digest = parsed.digest
     loaded = _load(_LOAD_BY_CODE, {"digest": digest})
-    if loaded is None or not digests_match(loaded.registration.code_hash, digest):
+    if loaded is None:
         old = _conn().execute(_SUPERSEDED, {"digest": digest}).first()
         raise LanyardError("code_superseded" if old is not None else "code_unknown")
     if loaded.registration.event_id != event.id:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, g, request
 from sqlalchemy.exc import IntegrityError
 
 from ..api import error_response, ok, refusal
@@ -21,6 +21,7 @@ from ..mail import deliver_confirmations
 from ..models import Registration
 from ..printing.models import PrintJob
 from ..services import PersonInput, current_event
+from ..settings import current_settings
 from . import services
 from .models import DeskCase
 
@@ -31,9 +32,6 @@ ATTEMPTS = 3
 #: Fields of a walk-up registration (strings).
 PERSON_FIELDS = ("first_name", "last_name", "badge_name", "email", "title", "organization", "registration_type")
 
-
-def _settings():
-    return current_app.extensions["lanyard"]
 
 
 def _body(*strings: str) -> dict:
@@ -52,7 +50,7 @@ def _body(*strings: str) -> dict:
 
 def _registration(registration_id: int) -> Registration:
     registration = db.session.get(Registration, registration_id)
-    if registration is None or registration.event_id != current_event(_settings()).id:
+    if registration is None or registration.event_id != current_event(current_settings()).id:
         raise LanyardError("not_found", f"no registration {registration_id}")
     return registration
 
@@ -123,8 +121,8 @@ def search():
     limit = request.args.get("limit", "50")
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= 50:
         return error_response("invalid_field", "limit: 1 to 50", 400)
-    results = services.search_registrations(current_event(_settings()), request.args.get("q", ""),
-                                            settings=_settings(), limit=int(limit))
+    results = services.search_registrations(current_event(current_settings()), request.args.get("q", ""),
+                                            settings=current_settings(), limit=int(limit))
     return ok({"results": [result.as_dict() for result in results]})
 
 
@@ -134,8 +132,8 @@ def card(registration_id: int):
     def run():
         registration = _registration(registration_id)
         services.view_health_details(registration, actor=g.actor, channel="api")
-        card_ = services.load_card(registration, settings=_settings())
-        return ok(services.card_dict(card_, settings=_settings())), None
+        card_ = services.load_card(registration, settings=current_settings())
+        return ok(services.card_dict(card_, settings=current_settings())), None
     return _answer(run)
 
 
@@ -146,8 +144,8 @@ def update(registration_id: int):
         body = _body(*services.EDITABLE)
         registration = _registration(registration_id)
         changed = services.update_registration(registration, body, actor=g.actor)
-        card_ = services.load_card(registration, settings=_settings())
-        return ok({"changed": changed, "registration": services.card_dict(card_, settings=_settings())}), None
+        card_ = services.load_card(registration, settings=current_settings())
+        return ok({"changed": changed, "registration": services.card_dict(card_, settings=current_settings())}), None
     return _answer(run)
 
 
@@ -163,10 +161,10 @@ def health(registration_id: int):
             if not isinstance(printing, dict):
                 raise LanyardError("invalid_field", "print: expected an object", field="print")
             clearance, outcome = services.verify_and_print(
-                current_event(_settings()), registration, verification, actor=g.actor, settings=_settings(),
+                current_event(current_settings()), registration, verification, actor=g.actor, settings=current_settings(),
                 nonce=body.get("nonce"), printer_name=printing.get("printer"))
             return ok({"health": _clearance_dict(clearance), "checkin": outcome.response if outcome else None}), None
-        clearance = services.verify_health(registration, verification, actor=g.actor, settings=_settings())
+        clearance = services.verify_health(registration, verification, actor=g.actor, settings=current_settings())
         return ok({"health": _clearance_dict(clearance)}), None
     return _answer(run)
 
@@ -177,8 +175,8 @@ def checkin(registration_id: int):
     def run():
         body = _body("printer", "nonce")
         registration = _registration(registration_id)
-        outcome = services.check_in_at_desk(current_event(_settings()), registration, actor=g.actor,
-                                            settings=_settings(), nonce=body.get("nonce"),
+        outcome = services.check_in_at_desk(current_event(current_settings()), registration, actor=g.actor,
+                                            settings=current_settings(), nonce=body.get("nonce"),
                                             printer_name=body.get("printer"))
         return ok(outcome.response), None
     return _answer(run)
@@ -200,7 +198,7 @@ def reprint(registration_id: int):
     def run():
         body = _body("reason", "printer", "nonce")
         result = services.reprint_badge(_registration(registration_id), reason=body.get("reason"), actor=g.actor,
-                                        settings=_settings(), nonce=body.get("nonce"),
+                                        settings=current_settings(), nonce=body.get("nonce"),
                                         printer_name=body.get("printer"))
         return ok(result.as_dict(), 201), None
     return _answer(run)
@@ -211,8 +209,8 @@ def upgrade(registration_id: int):
     """Upgrade a guest to a full pass (``registration_type``, ``email``, ``printer`` optional)."""
     def run():
         body = _body("registration_type", "email", "printer")
-        result = services.upgrade_registration(current_event(_settings()), _registration(registration_id),
-                                               actor=g.actor, settings=_settings(),
+        result = services.upgrade_registration(current_event(current_settings()), _registration(registration_id),
+                                               actor=g.actor, settings=current_settings(),
                                                type_name=body.get("registration_type"),
                                                email=body.get("email") or "", printer_name=body.get("printer"))
         return ok({"upgraded": True, "badge": result.as_dict() if result else None}), None
@@ -233,7 +231,7 @@ def cancel(registration_id: int):
 @bp.post("/registrations/<int:registration_id>/confirmation")
 def resend(registration_id: int):
     """Send the confirmation email again with a new code (the old code is superseded at once)."""
-    settings = _settings()
+    settings = current_settings()
     try:
         issued = services.resend_confirmation(_registration(registration_id), actor=g.actor)
         db.session.commit()
@@ -248,7 +246,7 @@ def resend(registration_id: int):
 def walk_up():
     """Register a walk-up: the person's fields, ``registration_type``, ``host_id`` for a guest, optional
     ``health`` (as for the health endpoint) and ``"print": {"printer": NAME}`` with a ``nonce``."""
-    settings = _settings()
+    settings = current_settings()
 
     def run():
         body = _body(*PERSON_FIELDS, "nonce")
@@ -282,7 +280,7 @@ def walk_up():
 def cases():
     """The case queue: ``?state=open`` (default, oldest first) or ``resolved``."""
     try:
-        found = services.list_cases(current_event(_settings()), state=request.args.get("state", "open"))
+        found = services.list_cases(current_event(current_settings()), state=request.args.get("state", "open"))
     except LanyardError as error:
         return refusal(error)
     return ok({"desk_cases": [services.case_dict(case) for case in found]})
@@ -294,7 +292,7 @@ def resolve(case_id: int):
     def run():
         body = _body("resolution")
         case = db.session.get(DeskCase, case_id)
-        if case is None or case.event_id != current_event(_settings()).id:
+        if case is None or case.event_id != current_event(current_settings()).id:
             raise LanyardError("not_found", f"no desk case {case_id}")
         return ok({"desk_case": services.case_dict(services.resolve_case(case, actor=g.actor,
                                                                           resolution=body.get("resolution")))}), None
@@ -303,7 +301,7 @@ def resolve(case_id: int):
 
 def _job(job_id: int) -> PrintJob:
     job = db.session.get(PrintJob, job_id)
-    if job is None or job.event_id != current_event(_settings()).id:
+    if job is None or job.event_id != current_event(current_settings()).id:
         raise LanyardError("not_found", f"no print job {job_id}")
     return job
 
@@ -313,7 +311,7 @@ def retry_job(job_id: int):
     """Send a held, failed or unconfirmed job again, optionally to another ``printer`` (reroute)."""
     def run():
         body = _body("printer")
-        job = services.retry_print_job(_job(job_id), actor=g.actor, settings=_settings(),
+        job = services.retry_print_job(_job(job_id), actor=g.actor, settings=current_settings(),
                                        printer_name=body.get("printer"))
         return ok({"print_job": services.print_job_dict(job)}), None
     return _answer(run)
@@ -341,5 +339,5 @@ def job_printed(job_id: int):
 @bp.get("/printers")
 def printers():
     """Every configured printer's last known state and queue counts."""
-    _kiosks, snapshots, _problems = services.floor(_settings())
+    _kiosks, snapshots, _problems = services.floor(current_settings())
     return ok({"printers": [services.printer_dict(s) for s in snapshots]})

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import PageForm
 from ..health import METHODS
+from ..services import NAME_MAX, ORG_MAX
 from .services import REPRINT_REASONS
 
 TOO_LONG = _l("This is too long (at most %(max)d characters).")
@@ -65,9 +66,9 @@ class PrinterMixin:
 class DetailsForm(PageForm):
     """Correct what the badge says (the legal name stays as registered)."""
 
-    badge_name = StringField(_l("Name on badge"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=150, message=TOO_LONG)])
-    organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=150, message=TOO_LONG)])
+    badge_name = StringField(_l("Name on badge"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=ORG_MAX, message=TOO_LONG)])
+    organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=ORG_MAX, message=TOO_LONG)])
     save = SubmitField(_l("Save changes"))
 
 
@@ -134,12 +135,12 @@ class ResolveForm(PageForm):
 class WalkUpForm(PrinterMixin, NonceForm):
     """Register, verify, check in and print someone who arrives unregistered."""
 
-    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
-    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
-    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=100, message=TOO_LONG)])
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
+    badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=NAME_MAX, message=TOO_LONG)])
     email = EmailField(_l("Email"), validators=[Optional(), Length(max=254, message=TOO_LONG)])
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=150, message=TOO_LONG)])
-    organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=150, message=TOO_LONG)])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=ORG_MAX, message=TOO_LONG)])
+    organization = StringField(_l("City or organisation"), validators=[Optional(), Length(max=ORG_MAX, message=TOO_LONG)])
     registration_type = SelectField(_l("Pass"), validators=[DataRequired()])
     host_email = EmailField(_l("Host's email (guests)"), validators=[Optional(), Length(max=254, message=TOO_LONG)])
     method = SelectField(_l("Health proof seen"), choices=[SelectChoice("", _l("— not verified yet"))] +

@@ -18,18 +18,18 @@ from ..audit import Actor, record
 from ..checkin.models import CheckIn, Kiosk, SupersededCode
 from ..checkin.services import (CheckInOutcome, Origin, check_in, check_nonce, print_job_dict, request_digest,
                                 stored_answer, store_answer)
-from ..codes import digests_match, parse_code
+from ..codes import parse_code
 from ..errors import LanyardError
 from ..extensions import db
-from ..health import METHODS, Clearance, assess_clearance, expiry_for
+from ..health import METHODS, TESTS, Clearance, assess_clearance, expiry_for
 from ..models import AuditEvent, Event, HealthRecord, Registration, StaffUser, utcnow
 from ..printing import services as printing
 from ..printing.models import Badge, PrintJob
 from ..search import among, index_registration, search
 from ..services import (NAME_MAX, ORG_MAX, Issued, PersonInput, cancel_registration, email_taken, register,
-                        register_guest, rotate_codes)
+                        register_guest, registration_with_code, rotate_codes)
 from ..settings import Settings
-from ..text import clean_email, clean_text, email_key
+from ..text import clean_email, clean_name, clean_text, email_key
 from .cases import HEALTH_REASONS, PRINT_REASONS, resolve_cases
 from .models import DeskCase
 
@@ -143,9 +143,8 @@ def registration_by_scan(event: Event, raw: object) -> ScanHit:
     digest = parsed.digest
     note = ""
     if parsed.kind == "registration":
-        registration = db.session.execute(
-            sa.select(Registration).where(Registration.code_hash == digest)).scalar_one_or_none()
-        if registration is None or not digests_match(registration.code_hash, digest):
+        registration = registration_with_code(parsed)
+        if registration is None:
             old = db.session.execute(
                 sa.select(SupersededCode.registration_id).where(SupersededCode.code_hash == digest)).scalar()
             registration = db.session.get(Registration, old) if old is not None else None
@@ -299,7 +298,8 @@ EDITABLE = {"badge_name": NAME_MAX, "title": ORG_MAX, "organization": ORG_MAX}
 def update_registration(registration: Registration, changes: dict[str, object], *, actor: Actor) -> dict:
     """Correct the badge name, title or organisation; returns ``{field: [before, after]}`` of what changed.
 
-    :raise LanyardError: ``invalid_field`` (unknown field, bad text, empty badge name), ``registration_cancelled``.
+    :raise LanyardError: ``invalid_field`` (unknown field, bad text or a formula start as on the form, empty
+        badge name), ``registration_cancelled``.
     """
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -307,7 +307,7 @@ def update_registration(registration: Registration, changes: dict[str, object], 
         raise LanyardError("invalid_field", f"{field}: cannot be changed here", field=field)
     if registration.is_cancelled:
         raise LanyardError("registration_cancelled")
-    cleaned = {field: clean_text(value, field=field, max_length=EDITABLE[field], required=field == "badge_name")
+    cleaned = {field: clean_name(value, field=field, max_length=EDITABLE[field], required=field == "badge_name")
                for field, value in changes.items()}
     changed = {field: [getattr(registration, field), value] for field, value in cleaned.items()
                if getattr(registration, field) != value}
@@ -346,7 +346,7 @@ def clean_verification(value: HealthVerification, *, now: datetime) -> HealthVer
         raise LanyardError("invalid_field", "state: verified or rejected", field="state")
     taken = value.test_taken_at
     state, reason = value.state, clean_text(value.reason, field="reason", max_length=REASON_MAX, required=False)
-    if value.method in ("negative_test", "onsite_test"):
+    if value.method in TESTS:
         if taken is None and state == "verified":
             raise LanyardError("invalid_field", "test_taken_at: when was the test taken?", field="test_taken_at")
         if taken is not None and taken.tzinfo is None:

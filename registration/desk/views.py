@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
@@ -21,6 +21,7 @@ from ..mail import deliver_confirmations
 from ..models import Registration, utcnow
 from ..printing.models import PrintJob
 from ..services import PersonInput, current_event
+from ..settings import current_settings
 from ..staff import ROLES, add_staff, list_staff, new_staff_token, set_staff_active, set_staff_password
 from . import forms, services
 from .models import DeskCase
@@ -63,16 +64,13 @@ REASON_TEXT = {
 }
 
 
-def _settings():
-    return current_app.extensions["lanyard"]
-
 
 @bp.app_template_filter("event_time")
 def event_time(value: datetime | None, style: str = "medium") -> str:
     """A time shown in the event's time zone (the desk and the venue share it)."""
     if value is None:
         return "—"
-    return format_datetime(value.astimezone(_settings().event.tz), "d MMM HH:mm" if style == "short" else
+    return format_datetime(value.astimezone(current_settings().event.tz), "d MMM HH:mm" if style == "short" else
                            "d MMM y, HH:mm")
 
 
@@ -121,7 +119,7 @@ def void_reason(text: str) -> str:
 
 def pass_label(type_name: str) -> str:
     """A pass's name in the page's language (``label_es`` in Spanish, when the configuration has one)."""
-    rtype = _settings().registration_types.get(type_name)
+    rtype = current_settings().registration_types.get(type_name)
     if rtype is None:
         return type_name
     return rtype.label_es if str(get_locale()) == "es" and rtype.label_es else rtype.label
@@ -141,13 +139,13 @@ def _refuse(error: LanyardError) -> None:
 
 def _registration(registration_id: int) -> Registration:
     registration = db.session.get(Registration, registration_id)
-    if registration is None or registration.event_id != current_event(_settings()).id:
+    if registration is None or registration.event_id != current_event(current_settings()).id:
         abort(404)
     return registration
 
 
 def _printer_choices(form, *, default: str | None = None, optional: bool = False) -> None:
-    settings = _settings()
+    settings = current_settings()
     names = sorted(settings.printers)
     form.printer.choices = ([SelectChoice("", _("— its own printer"))] if optional else []) + [
         SelectChoice(n, n) for n in names]
@@ -174,7 +172,7 @@ def _parse_event_time(text: str | None) -> datetime | None:
         raise LanyardError("invalid_field", _("Test time: use the date and time picker."),
                            field="test_taken_at") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_settings().event.tz)
+        parsed = parsed.replace(tzinfo=current_settings().event.tz)
     return parsed.astimezone(timezone.utc)
 
 
@@ -225,7 +223,7 @@ def _checkin_message(response: dict) -> str:
 @bp.route("/")
 def index():
     """Search as you type; a scanned registration or badge code opens that person's card."""
-    event = current_event(_settings())
+    event = current_event(current_settings())
     open_cases = len(services.list_cases(event))
     return render_template("desk/index.html", open_cases=open_cases, query="", results=None)
 
@@ -234,7 +232,7 @@ def index():
 def search():
     """The results list for what is typed (htmx swaps it in; POST keeps names and codes out of access logs)."""
     query = request.form.get("q", "")
-    results = services.search_registrations(current_event(_settings()), query, settings=_settings())
+    results = services.search_registrations(current_event(current_settings()), query, settings=current_settings())
     return render_template("desk/_results.html", results=results, query=query)
 
 
@@ -242,7 +240,7 @@ def search():
 def find():
     """Enter in the search box: a code opens its card; anything else shows the results (works without script)."""
     query = request.form.get("q", "")
-    event = current_event(_settings())
+    event = current_event(current_settings())
     try:
         hit = services.registration_by_scan(event, query.strip())
     except LanyardError as error:
@@ -255,7 +253,7 @@ def find():
         elif hit.note == "void":
             flash(_("This badge is VOID: it no longer opens doors."), "error")
         return _back(hit.registration.id)
-    results = services.search_registrations(event, query, settings=_settings())
+    results = services.search_registrations(event, query, settings=current_settings())
     g.page_url = url_for("desk.index")  # where the language links go from this answer to a form
     if len(results) == 1:
         return _back(results[0].id)
@@ -271,7 +269,7 @@ def _card_forms(registration: Registration, card: services.Card) -> dict:
     health = forms.HealthForm(prefix="health", formdata=None)
     _printer_choices(health)
     checkin = forms.CheckInForm(prefix="checkin", formdata=None)
-    _printer_choices(checkin, default=_settings().desk.printer)
+    _printer_choices(checkin, default=current_settings().desk.printer)
     reprint = forms.ReprintForm(prefix="reprint", formdata=None)
     _printer_choices(reprint)
     upgrade = forms.UpgradeForm(prefix="upgrade", formdata=None)
@@ -295,7 +293,7 @@ def _card_forms(registration: Registration, card: services.Card) -> dict:
 def card(registration_id: int):
     """The attendee card: who, pass, health verdict, check-in, badges, cases, history, and every action."""
     registration = _registration(registration_id)
-    card_ = services.load_card(registration, settings=_settings())
+    card_ = services.load_card(registration, settings=current_settings())
     details = None
     if session.pop("health_shown", None) == registration_id:  # just asked for (and audited) by health_details
         details = registration.health or False
@@ -323,7 +321,7 @@ def health_details(registration_id: int):
 def badges(registration_id: int):
     """The card's badge list, for its self-update while a badge is on its way to the printer."""
     registration = _registration(registration_id)
-    return render_template("desk/_badges.html", card=services.load_card(registration, settings=_settings()),
+    return render_template("desk/_badges.html", card=services.load_card(registration, settings=current_settings()),
                            r=registration)
 
 
@@ -347,7 +345,7 @@ def verify_health(registration_id: int):
     registration = _registration(registration_id)
     form = forms.HealthForm(prefix="health")
     _printer_choices(form)
-    settings = _settings()
+    settings = current_settings()
 
     def work():
         verification = services.HealthVerification(
@@ -375,7 +373,7 @@ def check_in(registration_id: int):
     form = forms.CheckInForm(prefix="checkin")
     _printer_choices(form)
     return _submit(form, registration_id, lambda: services.check_in_at_desk(
-        current_event(_settings()), registration, actor=g.actor, settings=_settings(), nonce=form.nonce.data,
+        current_event(current_settings()), registration, actor=g.actor, settings=current_settings(), nonce=form.nonce.data,
         printer_name=form.printer.data), lambda outcome: _checkin_message(outcome.response))
 
 
@@ -386,7 +384,7 @@ def reprint(registration_id: int):
     form = forms.ReprintForm(prefix="reprint")
     _printer_choices(form)
     return _submit(form, registration_id, lambda: services.reprint_badge(
-        registration, reason=form.reason.data, actor=g.actor, settings=_settings(), nonce=form.nonce.data,
+        registration, reason=form.reason.data, actor=g.actor, settings=current_settings(), nonce=form.nonce.data,
         printer_name=form.printer.data),
         lambda result: _("New badge #%(serial)06d is printing on %(printer)s; the previous badge is void.",
                          serial=result.serial, printer=result.print_job["printer"]))
@@ -399,7 +397,7 @@ def upgrade(registration_id: int):
     form = forms.UpgradeForm(prefix="upgrade")
     _printer_choices(form)
     return _submit(form, registration_id, lambda: services.upgrade_registration(
-        current_event(_settings()), registration, actor=g.actor, settings=_settings(), email=form.email.data or "",
+        current_event(current_settings()), registration, actor=g.actor, settings=current_settings(), email=form.email.data or "",
         printer_name=form.printer.data),
         lambda result: _("Upgraded to a full pass.") + (" " + _("New badge #%(serial)06d is printing; the guest "
                                                                 "badge is void.", serial=result.serial)
@@ -439,7 +437,7 @@ def resend(registration_id: int):
         db.session.rollback()
         _refuse(error)
         return _back(registration_id)
-    failures = deliver_confirmations([issued], _settings())
+    failures = deliver_confirmations([issued], current_settings())
     if failures:
         flash(_("New code issued, but the email could not be sent: %(why)s", why=failures[0][1]), "error")
     else:
@@ -453,7 +451,7 @@ def resend(registration_id: int):
 
 def _job(job_id: int) -> PrintJob:
     job = db.session.get(PrintJob, job_id)
-    if job is None or job.event_id != current_event(_settings()).id:
+    if job is None or job.event_id != current_event(current_settings()).id:
         abort(404)
     return job
 
@@ -486,7 +484,7 @@ def retry_job(job_id: int):
     form = forms.RetryForm(prefix=f"job{job_id}")
     _printer_choices(form, optional=True)
     return _job_action(job_id, form, lambda job: services.retry_print_job(
-        job, actor=g.actor, settings=_settings(), printer_name=form.printer.data or None),
+        job, actor=g.actor, settings=current_settings(), printer_name=form.printer.data or None),
         _("The badge is queued again."))
 
 
@@ -513,7 +511,7 @@ def job_printed(job_id: int):
 @bp.route("/walk-up", methods=["GET", "POST"])
 def walk_up():
     """Register someone who arrives unregistered: verify, check in and print in one step."""
-    settings = _settings()
+    settings = current_settings()
     form = forms.WalkUpForm(prefix="walkup")
     form.registration_type.choices = [SelectChoice(t.name, pass_label(t.name))
                                       for t in settings.registration_types.values()]
@@ -564,7 +562,7 @@ def walk_up():
 @bp.route("/cases")
 def cases():
     """Open cases, oldest first, with the waiting time; the list updates by itself."""
-    event = current_event(_settings())
+    event = current_event(current_settings())
     open_cases = services.list_cases(event)
     return render_template("desk/cases.html", cases=open_cases, recent=services.list_cases(event, state="resolved",
                                                                                            limit=20),
@@ -575,7 +573,7 @@ def cases():
 @bp.route("/cases/list")
 def cases_list():
     """The open cases as a fragment, for the page's self-update."""
-    open_cases = services.list_cases(current_event(_settings()))
+    open_cases = services.list_cases(current_event(current_settings()))
     return render_template("desk/_cases.html", cases=open_cases,
                            resolve_forms={c.id: forms.ResolveForm(prefix=f"case{c.id}", formdata=None)
                                           for c in open_cases})
@@ -585,7 +583,7 @@ def cases_list():
 def resolve_case(case_id: int):
     """Close a case, saying how it was solved."""
     case = db.session.get(DeskCase, case_id)
-    if case is None or case.event_id != current_event(_settings()).id:
+    if case is None or case.event_id != current_event(current_settings()).id:
         abort(404)
     form = forms.ResolveForm(prefix=f"case{case_id}")
     if not form.validate_on_submit():
@@ -609,7 +607,7 @@ def resolve_case(case_id: int):
 @bp.route("/printers")
 def printers():
     """Every kiosk and printer, and the print jobs waiting for staff."""
-    kiosks, snapshots, problems = services.floor(_settings())
+    kiosks, snapshots, problems = services.floor(current_settings())
     job_forms = {}
     for job in problems:
         retry = forms.RetryForm(prefix=f"job{job.id}", formdata=None)

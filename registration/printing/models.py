@@ -15,8 +15,6 @@ from ..models import Registration, UTCDateTime, prefix_string, utcnow
 JOB_STATES = ("queued", "sending", "printed", "held", "failed", "needs_decision", "cancelled")
 #: States a worker may claim a job from (when its ``next_attempt_at`` has come).
 CLAIMABLE_STATES = ("queued", "held")
-#: States that need nothing more from a worker.
-FINAL_STATES = ("printed", "cancelled")
 
 
 class Badge(db.Model):
@@ -59,7 +57,7 @@ class PrintJob(db.Model):
     __table_args__ = (
         sa.Index("ix_print_jobs_claim", "state", "printer_name", "next_attempt_at"),
         sa.CheckConstraint(
-            "state in ('queued', 'sending', 'printed', 'held', 'failed', 'needs_decision', 'cancelled')",
+            f"state in ({', '.join(repr(state) for state in JOB_STATES)})",
             name="state",
         ),
     )

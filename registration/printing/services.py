@@ -24,12 +24,8 @@ from .models import CLAIMABLE_STATES, Badge, PrinterState, PrintJob
 log = logging.getLogger(__name__)
 
 
-def badge_payload(registration: Registration, badge: Badge, code: str, settings: Settings) -> dict:
-    """What the worker needs to render the badge (the fields of ``printers.BadgeData``)."""
-    return _payload(registration, badge.serial, code, settings)
-
-
 def _payload(registration, serial: int, code: str, settings: Settings) -> dict:
+    """What the worker needs to render the badge (the fields of ``printers.BadgeData``)."""
     rtype = settings.registration_types[registration.type_name]
     return {
         "badge_name": registration.badge_name,

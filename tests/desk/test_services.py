@@ -4,6 +4,7 @@ walk-ups; each refusal by its code, each rule that must hold under concurrency b
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -748,6 +749,8 @@ def test_a_correction_that_changes_nothing_is_not_audited(make_registration, reg
     {"badge_name": ""}, {"badge_name": "   "}, {"badge_name": None}, {"badge_name": "x" * 101},
     {"organization": "x" * 151}, {"badge_name": "Bob\x00"}, {"badge_name": "Bob\x1b[31m"},
     {"badge_name": "\u202eboB"}, {"title": "Chief 😀"}, {"badge_name": ["Bob"]}, {"badge_name": 5},
+    {"badge_name": "=HYPERLINK(\"http://evil\")"}, {"title": "+1+2"}, {"organization": "@SUM(A1)"},
+    {"badge_name": "\t=1+1"},
 ], ids=repr)
 def test_bad_corrections_are_refused_and_change_nothing(event, make_registration, registrar, changes):
     from registration.search import search
@@ -1001,6 +1004,15 @@ def test_a_guest_walk_up_comes_with_a_host(event, settings, make_registration, r
     guest = db.session.get(Registration, walk_up.issued.registration.id)
     assert (guest.type_name, guest.host_id) == ("guest", host.id)
     assert walk_up.checkin.result == "checked_in"
+
+
+def test_a_walk_up_whose_full_name_does_not_fit_the_badge_must_give_a_badge_name(event, settings, registrar):
+    long_name = _walk_up(first_name="N" * 60, last_name="M" * 60)
+    error = refused("invalid_field", register_walk_up, event, long_name, actor=registrar, settings=settings)
+    assert error.extra["field"] == "badge_name" and "enter the name to print on the badge" in error.detail
+    assert count(Registration) == 0
+    walk_up = register_walk_up(event, replace(long_name, badge_name="Nina M."), actor=registrar, settings=settings)
+    assert walk_up.issued.registration.badge_name == "Nina M."
 
 
 def test_a_guest_walk_up_needs_a_host(event, settings, registrar):

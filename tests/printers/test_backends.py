@@ -277,3 +277,29 @@ def test_bad_options_are_a_config_error(options):
         make_printer("kiosk-1", options)
     assert (caught.value.code, caught.value.sent) == ("printer_config", False)
     assert "kiosk-1" in str(caught.value) or "profile" in str(caught.value)
+
+
+@pytest.mark.parametrize("options, key", [
+    ({"backend": "fax"}, "backend"),
+    ({"backend": "network"}, "host"),
+    ({"backend": "network", "host": "10.0.0.5", "port": 0}, "port"),
+    ({"backend": "serial", "devfile": "/dev/ttyS0", "baudrate": 0}, "baudrate"),
+    ({"backend": "file", "path": "out.bin", "port": "9100"}, "port"),  # another backend's option, mistyped
+    ({"backend": "file", "path": "out.bin", "connect_timeout": 0}, "connect_timeout"),
+    ({"backend": "file", "path": "out.bin", "profile": "NoSuchPrinter"}, "profile"),
+], ids=repr)
+def test_the_backends_option_rule_names_the_bad_key(options, key):
+    from printers.backends import checked_options
+
+    with pytest.raises(PrinterConfigError, match=rf"^printers\.p\.{key}: "):
+        checked_options("p", options)
+
+
+def test_checked_options_types_what_backends_read_and_keeps_the_callers_keys():
+    from printers.backends import checked_options
+
+    options = {"backend": "network", "host": "10.0.0.5", "port": 9100, "io_timeout": 2, "fallback": "desk",
+               "hold_seconds": 30, "location": "Lobby"}
+    checked = checked_options("p", options)
+    assert checked == {**options, "io_timeout": 2.0} and isinstance(checked["io_timeout"], float)
+    assert options["io_timeout"] == 2 and isinstance(options["io_timeout"], int)  # the caller's table is untouched

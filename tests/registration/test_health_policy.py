@@ -228,3 +228,16 @@ def test_an_attested_negative_test_checks_in_for_the_configured_hours(make_regis
 def test_an_attested_vaccination_still_needs_the_desk(make_registration, scan_at_kiosk):
     issued = make_registration(health="vaccinated", health_state="attested")[0]
     assert scan_at_kiosk(issued.code) == ("needs_desk", "health_unverified")
+
+
+def test_every_health_list_and_label_table_follows_the_one_list_of_methods_and_states():
+    from registration.desk.forms import HEALTH_STATE_LABELS, METHOD_LABELS
+    from registration.forms import HEALTH_CHOICES
+    from registration.models import HealthRecord
+
+    assert list(METHOD_LABELS) == list(METHODS)
+    assert list(HEALTH_STATE_LABELS) == list(STATES)
+    assert {choice.value for choice in HEALTH_CHOICES} <= set(METHODS)
+    checks = {c.name: c.sqltext.text for c in HealthRecord.__table__.constraints if hasattr(c, "sqltext")}
+    assert all(f"'{method}'" in checks["ck_health_records_method"] for method in METHODS)
+    assert all(f"'{state}'" in checks["ck_health_records_state"] for state in STATES)

@@ -48,6 +48,48 @@ def test_import_creates_registrations_guests_and_health_records(runner, tmp_path
     assert test.expires_at is not None
 
 
+def test_each_row_gets_its_language_column_or_the_events_first_language(runner, tmp_path, settings):
+    rows = ["Ana,García,,ana@example.org,,,full,,,,,ES", "Ben,Brown,,ben@example.org,,,full,,,,,",
+            "Bea,García,,,,,guest,ana@example.org,,,,es"]
+    result = runner.invoke(args=["import", str(write_csv(tmp_path, rows, header=HEADER + ",language"))])
+    assert result.exit_code == 0, result.output
+    languages = dict(db.session.execute(sa.select(Registration.first_name, Registration.language)).all())
+    assert languages == {"Ana": "es", "Ben": settings.languages[0], "Bea": "es"}
+
+
+def test_a_language_the_event_does_not_offer_is_a_bad_row(runner, tmp_path):
+    rows = ["Ana,García,,ana@example.org,,,full,,,,,es", "Fred,Martin,,fred@example.org,,,full,,,,,fr"]
+    result = runner.invoke(args=["import", "--dry-run", str(write_csv(tmp_path, rows, header=HEADER + ",language"))])
+    assert result.exit_code == 1, result.output
+    assert "line 3: language: one of en, es (or empty), not 'fr'" in result.output
+    assert count() == 0
+
+
+def test_without_a_language_column_everyone_gets_the_events_first_language(runner, tmp_path, settings):
+    result = runner.invoke(args=["import", str(write_csv(tmp_path, GOOD))])
+    assert result.exit_code == 0, result.output
+    assert set(db.session.execute(sa.select(Registration.language)).scalars()) == {settings.languages[0]}
+
+
+def test_an_imported_registration_has_the_same_columns_as_one_from_the_form(runner, tmp_path, settings):
+    from registration.audit import Actor
+    from registration.services import PersonInput, current_event, register
+
+    result = runner.invoke(args=["import", str(write_csv(tmp_path, [GOOD[0]]))])
+    assert result.exit_code == 0, result.output
+    [formed] = register(current_event(settings), PersonInput("Ada", "Lovelace", "ada2@example.org", "full",
+                                                               title="Mayor", organization="City of Davis"),
+                        settings=settings, actor=Actor.system("test"), language=settings.languages[0])
+    db.session.commit()
+    imported, formed = (db.session.execute(sa.select(Registration).filter_by(email=email)).scalar_one()
+                        for email in ("ada@example.org", "ada2@example.org"))
+    differ = {"id", "email", "email_key", "code_hash", "code_prefix", "manage_hash", "code_issued_at", "created_at",
+              "updated_at", "source"}
+    columns = [c.key for c in Registration.__table__.columns if c.key not in differ]
+    assert [getattr(imported, c) for c in columns] == [getattr(formed, c) for c in columns]
+    assert (imported.source, formed.source) == ("import", "online")
+
+
 def test_import_with_confirmations_mails_each_person_their_own_code(runner, tmp_path):
     result = runner.invoke(args=["import", str(write_csv(tmp_path, GOOD)), "--send-confirmations"])
     assert result.exit_code == 0, result.output
@@ -112,6 +154,8 @@ BAD_ROWS = [
     ("line separator", "Line\u2028Sep,X,,ls@example.org,,,full,,,,", "not allowed"),
     ("huge email", "Huge,Mail,," + "m" * 990 + "@example.org,,,full,,,,", "at most 1000"),
     ("huge badge name", "Huge,Badge," + "b" * 101 + ",hb@example.org,,,full,,,,", "badge_name: at most 100"),
+    ("full name longer than a badge name", "n" * 60 + "," + "m" * 60 + ",,nm@example.org,,,full,,,,",
+     "badge_name: first and last name together are too long for the badge; enter the name to print on the badge"),
 ]
 
 
@@ -134,7 +178,8 @@ GOOD_ROWS = [
     ("persian with ZWNJ", "می\u200cخواهم,X,,p@example.org,,,full,,,,", "می\u200cخواهم"),
     ("hyphen and apostrophe inside", "Anne-Marie,O'Brien-Smith,,am@example.org,,,full,,,,", "Anne-Marie"),
     ("formula characters inside", "Ada,Smith,Ada = Queen,eq@example.org,,5th Ward + Co,full,,,,", "Ada"),
-    ("100 characters", "n" * 100 + ",Long,,n@example.org,,,full,,,,", "n" * 100),
+    ("100 characters", "n" * 100 + ",Long,Nora Long,n@example.org,,,full,,,,", "n" * 100),
+    ("full name of exactly 100 characters", "n" * 50 + "," + "m" * 49 + ",,n@example.org,,,full,,,,", "n" * 50),
     ("verified negative test with its time", "Neg,Ok,,ok@example.org,,,full,,negative_test,verified,2026-11-20T08:30",
      "Neg"),
     ("attested negative test without a time", "Neg,Later,,later@example.org,,,full,,negative_test,attested,", "Neg"),

@@ -42,3 +42,14 @@ def test_the_database_outbox_and_badges_are_private(make_app, tmp_path):
     if BACKEND == "sqlite":
         files = sorted(tmp_path.glob("lanyard.db*"))
         assert files and all(_mode(p) == 0o600 for p in files), {p.name: oct(_mode(p)) for p in files}
+
+
+def test_a_fresh_config_folder_gets_a_private_var_folder_and_secret_key(write_config, monkeypatch, tmp_path):
+    from registration.settings import load_settings
+
+    monkeypatch.delenv("LANYARD_SECRET_KEY", raising=False)
+    path = write_config()
+    assert not (tmp_path / "var").exists()
+    load_settings(path, overrides={"app.secret_key_file": "var/secret_key"})  # the shipped default
+    assert _mode(tmp_path / "var") == 0o700
+    assert _mode(tmp_path / "var" / "secret_key") == 0o600

@@ -212,6 +212,11 @@ NASTY = [
     ("newline then formula", {"first_name": "\n=1+1"}, "first_name", "cannot start with"),
     ("guest formula", {"guests": [{"first_name": "=cmd|' /C calc'!A0", "last_name": "X",
                                    "health_method": "vaccinated"}]}, "guests-0-first_name", "cannot start with"),
+    ("full name too long for the badge", {"first_name": "N" * 60, "last_name": "M" * 60}, "badge_name",
+     "enter the name to print on the badge"),
+    ("guest full name too long for the badge", {"guests": [{"first_name": "N" * 60, "last_name": "M" * 60,
+                                                            "health_method": "vaccinated"}]},
+     "guests-0-badge_name", "enter the name to print on the badge"),
 ]
 
 
@@ -225,6 +230,14 @@ def test_bad_input_gets_a_clear_message_and_writes_nothing(client, label, change
     assert re.search(message, html, flags=re.I), html
     assert f'id="{field}"' in html
     assert db.session.execute(sa.select(sa.func.count(Registration.id))).scalar() == 0
+
+
+def test_a_long_full_name_registers_with_the_badge_name_given_and_is_never_cut(client):
+    response = client.post("/register", data=form_data(csrf_token(client), first_name="N" * 60, last_name="M" * 60,
+                                                        badge_name="Nina Long"))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    person = db.session.execute(sa.select(Registration)).scalar_one()
+    assert (person.first_name, person.last_name, person.badge_name) == ("N" * 60, "M" * 60, "Nina Long")
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,8 @@ def test_the_shipped_config_is_valid():
         ({"printers.kiosk-1.hold_seconds": -5}, "printers.kiosk-1.hold_seconds"),
         ({"printers.kiosk-1.connect_timeout": 0}, "printers.kiosk-1.connect_timeout"),
         ({"printers.kiosk-1.port": "9100"}, "printers.kiosk-1.port"),
+        ({"printers.kiosk-1.baudrate": 0}, "printers.kiosk-1.baudrate"),
+        ({"printers.kiosk-1.io_timeout": -1.5}, "printers.kiosk-1.io_timeout"),
         ({"printers.kiosk-1.directory": 7}, "printers.kiosk-1.directory"),
         ({"printers.kiosk-1.profile": "NoSuchPrinter"}, "printers.kiosk-1.profile"),
         ({"kiosk.idle_seconds": 0}, "kiosk.idle_seconds"),

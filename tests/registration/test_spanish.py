@@ -148,3 +148,18 @@ def test_the_catalog_says_gafete_never_credencial():
     msgstrs = " ".join(re.findall(r'msgstr[^\n]*\n(?:"[^\n]*"\n)*', text))
     assert "credencial" not in msgstrs.lower()
     assert "gafete" in msgstrs
+
+
+def test_the_storage_unavailable_page_is_in_spanish(spanish, app):
+    from registration.app import _storage_unavailable
+
+    client = spanish()
+    fresh_browser()
+    with app.test_request_context("/register?lang=es"):
+        response = _storage_unavailable()
+    html = text_of(response.get_data(as_text=True))
+    assert response.status_code == 503
+    assert "No disponible temporalmente" in html and "no está disponible temporalmente" in html, html
+    assert "unavailable" not in html
+    fresh_browser()
+    assert "No encontrado" in text_of(client.get("/no-such-page").get_data(as_text=True))
