@@ -65,7 +65,10 @@ def _messages() -> dict[str, str]:
                                "there, or ask at the registration desk."),
         "printed_elsewhere_unknown": _("Your badge was printed at another printer, not at this kiosk. "
                                        "Please ask at the registration desk."),
-        "attention": _("This kiosk's printer needs attention — please use {kiosk} or the registration desk."),
+        "attention": _("This kiosk's printer needs attention — please use the kiosk at {location} or the "
+                       "registration desk."),
+        "attention_other": _("This kiosk's printer needs attention — please use another kiosk or the "
+                             "registration desk."),
         "attention_desk": _("This kiosk's printer needs attention — please go to the registration desk."),
         "print_failed": _("Your badge could not be printed here. The registration desk will print it for you."),
         "print_unsure": _("We are not sure your badge printed. Please go to the registration desk; "
@@ -96,6 +99,9 @@ def _messages() -> dict[str, str]:
         "already_when": _("Your badge was printed at {where} on {when}."),
         "already_reprint": _("Lost it? The registration desk can print a new one."),
         "elsewhere": _("the registration desk"),
+        # Where a badge was printed, when the kiosk that printed it has no location: never its internal name.
+        "this_kiosk": _("this kiosk"),
+        "another_kiosk": _("another kiosk"),
         # type the code
         "code_title": _("Type the code from your email"),
         "code_label": _("Check-in code"),

@@ -406,7 +406,9 @@
     } else if (job.attention) {
       status.classList.add("is-alert");
       var other = job.alternative;
-      headline.textContent = other ? t("attention", { kiosk: kioskAt(other.kiosk, other.location) }) : t("attention_desk");
+      // Another kiosk by where it stands, never by its internal name.
+      headline.textContent = !other ? t("attention_desk")
+        : other.location ? t("attention", { location: other.location }) : t("attention_other");
       state.textContent = stateText(job.state);
       next = "attention";
     } else {
@@ -442,8 +444,11 @@
     announce(t("invalid_title") + ". " + $("invalid-message").textContent);
   }
 
-  function kioskAt(kiosk, location) {
-    return location ? kiosk + " (" + location + ")" : kiosk;
+  /** Where a badge was printed, as attendees are told: a kiosk's location, never its internal name. */
+  function printedWhere(checkedIn) {
+    if (!checkedIn || !checkedIn.kiosk) return t("elsewhere");  // a check-in at the desk
+    if (checkedIn.location) return checkedIn.location;
+    return t(checkedIn.kiosk === cfg.kiosk ? "this_kiosk" : "another_kiosk");
   }
 
   function formatWhen(iso) {
@@ -458,8 +463,7 @@
   }
 
   function showAlready(answer) {
-    var where = answer.checked_in && answer.checked_in.kiosk
-      ? kioskAt(answer.checked_in.kiosk, answer.checked_in.location) : t("elsewhere");
+    var where = printedWhere(answer.checked_in);
     $("already-name").textContent = answer.attendee ? t("welcome_name", { name: answer.attendee.badge_name }) : "";
     $("already-when").textContent = answer.checked_in
       ? t("already_when", { when: formatWhen(answer.checked_in.at), where: where }) : "";

@@ -146,7 +146,7 @@ def test_the_spanish_toggle_shows_spanish_through_the_whole_check_in(open_kiosk,
 
     scan(page, person.code)
     expect(page.locator("#already-title")).to_have_text("Usted ya tiene su gafete")
-    expect(page.locator("#already-when")).to_contain_text("Su gafete se imprimió en kiosk-a (Lobby A) el ")
+    expect(page.locator("#already-when")).to_contain_text("Su gafete se imprimió en Lobby A el ")
 
     screen(page, "already").get_by_role("button", name="Listo").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")  # the next person starts in the kiosk's language
