@@ -14,6 +14,7 @@
   var cfg = root.dataset;
   var MESSAGES = JSON.parse(document.getElementById("kiosk-messages").textContent);
   var PASS_LABELS = JSON.parse(document.getElementById("kiosk-pass-labels").textContent);
+  var PASS_ACCESS = JSON.parse(document.getElementById("kiosk-pass-access").textContent);
   var PRINTER_LOCATIONS = JSON.parse(document.getElementById("kiosk-printer-locations").textContent);
   var CSRF = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var DEFAULT_LANGUAGE = cfg.language;
@@ -388,8 +389,9 @@
       status.classList.add("is-done");
       if (job.printer === printer) {
         headline.textContent = t("printed");
-        // A guest's pass opens only some areas: say which, not "enjoy the conference".
-        state.textContent = attendee && attendee.guest ? t("printed_pass", { pass: passLabel(attendee) })
+        // A pass that opens only some areas says which, in words, not "enjoy the conference".
+        var areas = attendee && PASS_ACCESS[attendee.pass];
+        state.textContent = areas ? t("printed_pass", { areas: areas[language] || areas[DEFAULT_LANGUAGE] })
           : t("printed_hint");
       } else {
         // Never a printer's internal name: where it stands, or the desk.
