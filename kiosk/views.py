@@ -135,7 +135,8 @@ def _messages() -> dict[str, str]:
         # find me by name
         "lookup_title": _("Find me by name"),
         "last_name": _("Last name"),
-        "second_factor": _("First 3 letters of your email address"),
+        "second_factor": _("First 3 letters of your email"),
+        "second_factor_hint": _("Guests without their own email: use your host's email."),
         "search": _("Search"),
         "back": _("Back"),
         "start_over": _("Start over"),

@@ -153,6 +153,10 @@ def walk(page, stand_in: StandIn, language: str, prefix: Path, seen: dict) -> No
     page.locator("#find-by-name").click()
     tap(page, "Rodriguez")
     check("find-me-keyboard-latin")
+    tops = page.evaluate("() => ['last-name', 'second-factor'].map(id => "
+                         "document.getElementById(id).getBoundingClientRect().top)")
+    if abs(tops[0] - tops[1]) > 0.5:  # a label wrapping onto two lines must not lower its input
+        seen[f"{prefix.name}-find-me-keyboard-latin"].append(f"the inputs' tops differ: {tops}")
     for layout in ("greek", "cyrillic"):
         page.locator(f'.layout-key[data-layout-key="{layout}"]').click()
         check(f"find-me-keyboard-{layout}")
