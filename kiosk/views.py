@@ -8,6 +8,7 @@ in every language) is rendered into data attributes and a JSON data block here.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from babel.lists import format_list
 from flask_babel import force_locale, gettext as _
 from flask_login import logout_user
 
@@ -32,6 +33,29 @@ NAME_KEYBOARDS = (
     {"name": "cyrillic", "lang": "ru", "label": "АБВ",
      "rows": ("ЙЦУКЕНГШЩЗХ", "ФЫВАПРОЛДЖЭ", "ЯЧСМИТЬЪБЮЁ", "ІЇЄҐЎ-'.")},
 )
+
+
+def N_(text: str) -> str:  # noqa: N802 -- the name pybabel looks for
+    """Mark ``text`` for translation without translating it (there is no locale at import time)."""
+    return text
+
+
+#: What each configured ``[event] areas`` name is called on the kiosk ("Your pass opens the Expo and the
+#: receptions"): the one table of area labels. The settings give areas no labels; an area missing here is
+#: shown by its name, underscores as spaces.
+AREA_LABELS = {
+    "general_sessions": N_("the general sessions"),
+    "breakouts": N_("the breakout sessions"),
+    "caucus": N_("the caucus"),
+    "expo": N_("the Expo"),
+    "receptions": N_("the receptions"),
+}
+
+
+def area_label(area: str) -> str:
+    """What ``area`` is called to attendees, in the current locale."""
+    label = AREA_LABELS.get(area)
+    return _(label) if label is not None else area.replace("_", " ")
 
 
 def _messages() -> dict[str, str]:
@@ -60,12 +84,15 @@ def _messages() -> dict[str, str]:
         "state_held": _("Waiting — the printer is not ready"),
         "printed": _("Printed — take your badge"),
         "printed_hint": _("Enjoy the conference!"),
-        "printed_pass": _("Your badge opens: {pass}"),
+        "printed_pass": _("Your pass opens {areas}."),
         "printed_elsewhere": _("Your badge was printed at {location}, not at this kiosk. Please collect it "
                                "there, or ask at the registration desk."),
         "printed_elsewhere_unknown": _("Your badge was printed at another printer, not at this kiosk. "
                                        "Please ask at the registration desk."),
-        "attention": _("This kiosk's printer needs attention — please use {kiosk} or the registration desk."),
+        "attention": _("This kiosk's printer needs attention — please use the kiosk at {location} or the "
+                       "registration desk."),
+        "attention_other": _("This kiosk's printer needs attention — please use another kiosk or the "
+                             "registration desk."),
         "attention_desk": _("This kiosk's printer needs attention — please go to the registration desk."),
         "print_failed": _("Your badge could not be printed here. The registration desk will print it for you."),
         "print_unsure": _("We are not sure your badge printed. Please go to the registration desk; "
@@ -96,6 +123,9 @@ def _messages() -> dict[str, str]:
         "already_when": _("Your badge was printed at {where} on {when}."),
         "already_reprint": _("Lost it? The registration desk can print a new one."),
         "elsewhere": _("the registration desk"),
+        # Where a badge was printed, when the kiosk that printed it has no location: never its internal name.
+        "this_kiosk": _("this kiosk"),
+        "another_kiosk": _("another kiosk"),
         # type the code
         "code_title": _("Type the code from your email"),
         "code_label": _("Check-in code"),
@@ -105,7 +135,8 @@ def _messages() -> dict[str, str]:
         # find me by name
         "lookup_title": _("Find me by name"),
         "last_name": _("Last name"),
-        "second_factor": _("First 3 letters of your email address"),
+        "second_factor": _("First 3 letters of your email"),
+        "second_factor_hint": _("Guests without their own email: use your host's email."),
         "search": _("Search"),
         "back": _("Back"),
         "start_over": _("Start over"),
@@ -144,6 +175,21 @@ def _all_messages() -> dict[str, dict[str, str]]:
     return messages
 
 
+def _pass_access() -> dict[str, dict[str, str]]:
+    """For each pass that opens only some of the event's areas: those areas in words, per language."""
+    settings = g.settings
+    access = {}
+    for rtype in settings.registration_types.values():
+        if not rtype.access_areas or set(rtype.access_areas) >= set(settings.event.areas):
+            continue  # opens everything: "Enjoy the conference!" says it
+        access[rtype.name] = {}
+        for language in settings.languages:
+            with force_locale(language):
+                access[rtype.name][language] = format_list([area_label(area) for area in rtype.access_areas],
+                                                           locale=language)
+    return access
+
+
 def _printer_locations() -> dict[str, dict[str, str]]:
     """Where each printer with a configured ``location`` stands, per language: what attendees are told."""
     return {name: {"en": options["location"], "es": options.get("location_es", options["location"])}
@@ -169,7 +215,8 @@ def index():
     with force_locale(kiosk.language):
         page = render_template(
             "kiosk/index.html", kiosk=kiosk, timings=settings.kiosk, messages=_all_messages(),
-            pass_labels=pass_labels, printer_locations=_printer_locations(), language=kiosk.language,
+            pass_labels=pass_labels, pass_access=_pass_access(), printer_locations=_printer_locations(),
+            language=kiosk.language,
             code_keyboard=CODE_KEYBOARD, name_keyboards=NAME_KEYBOARDS,
         )
     return _no_store(current_app.make_response(page))

@@ -14,6 +14,7 @@
   var cfg = root.dataset;
   var MESSAGES = JSON.parse(document.getElementById("kiosk-messages").textContent);
   var PASS_LABELS = JSON.parse(document.getElementById("kiosk-pass-labels").textContent);
+  var PASS_ACCESS = JSON.parse(document.getElementById("kiosk-pass-access").textContent);
   var PRINTER_LOCATIONS = JSON.parse(document.getElementById("kiosk-printer-locations").textContent);
   var CSRF = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var DEFAULT_LANGUAGE = cfg.language;
@@ -29,8 +30,16 @@
   var RETRY_DELAYS_MS = [300, 1000, 2500];
   var REQUEST_TIMEOUT_MS = 10000;
   var FINAL_JOB_STATES = { printed: 1, failed: 1, needs_decision: 1, cancelled: 1 };
+  // The states, each shown by one section (a state not listed here has a section of its own name):
+  // "printing" waits for the printer and ends in "done" (printed), "print_failed" or "attention".
+  var SECTIONS = { done: "printing", print_failed: "printing", attention: "printing" };
+  // Screens with an answer for the person who just left them: back to the start after done_seconds, so the
+  // next person in the lobby never reads "Welcome, NAME — please go to the desk".
+  var RESULT_SCREENS = { done: 1, print_failed: 1, attention: 1, already: 1, desk: 1, invalid: 1, error: 1,
+                         unavailable: 1 };
   // Screens where a scan is welcome: nobody is typing there and no badge is on its way.
-  var SCAN_SCREENS = { start: 1, invalid: 1, already: 1, desk: 1, error: 1, unavailable: 1, done: 1 };
+  var SCAN_SCREENS = { start: 1, invalid: 1, already: 1, desk: 1, error: 1, unavailable: 1, done: 1,
+                       print_failed: 1, attention: 1 };
   // A typed code is shown as the email prints it: R1-XXXX-XXXX-…
   var CODE_GROUP = 4;
   var CODE_PREFIX = 2;
@@ -124,7 +133,8 @@
   /* ---------- screens ---------- */
 
   function show(name, focusTarget) {
-    var sectionName = name === "done" ? "printing" : name;
+    var sectionName = SECTIONS[name] || name;
+    var sameSection = (SECTIONS[screen] || screen) === sectionName;
     document.querySelectorAll(".screen").forEach(function (section) {
       section.hidden = section.dataset.screen !== sectionName;
     });
@@ -133,7 +143,9 @@
     scanBuffer = "";
     var section = document.querySelector('.screen[data-screen="' + sectionName + '"]');
     var target = focusTarget || (section && section.querySelector("h1"));
-    if (target && name !== "done") target.focus({ preventScroll: true });
+    // A new answer on the same section is announced, not refocused.
+    if (target && !sameSection) target.focus({ preventScroll: true });
+    if (RESULT_SCREENS[name]) setTimer("done", reset, DONE_MS); else clearTimeout(timers.done);
     armIdle();
     document.dispatchEvent(new CustomEvent("kiosk:screen", { detail: { screen: name } }));
   }
@@ -161,7 +173,8 @@
     var preview = $("badge-preview");
     preview.onload = preview.onerror = null;
     preview.removeAttribute("src");
-    preview.hidden = true;
+    preview.classList.add("is-loading");
+    preview.hidden = false;
     $("print-status").className = "print-status";
     $("results").replaceChildren();
     $("no-match").hidden = true;
@@ -336,7 +349,7 @@
     $("print-state").textContent = stateText(job.state);
     var preview = $("badge-preview");
     preview.alt = t("preview_alt");
-    preview.onload = function () { preview.hidden = false; };
+    preview.onload = function () { preview.classList.remove("is-loading"); };
     preview.onerror = function () { preview.hidden = true; };
     preview.src = job.preview_url;
     show("printing");
@@ -370,13 +383,15 @@
     var headline = $("print-headline");
     var state = $("print-state");
     var before = headline.textContent + "|" + state.textContent;
+    var next = "printing";
     status.className = "print-status";
     if (job.state === "printed") {
       status.classList.add("is-done");
       if (job.printer === printer) {
         headline.textContent = t("printed");
-        // A guest's pass opens only some areas: say which, not "enjoy the conference".
-        state.textContent = attendee && attendee.guest ? t("printed_pass", { pass: passLabel(attendee) })
+        // A pass that opens only some areas says which, in words, not "enjoy the conference".
+        var areas = attendee && PASS_ACCESS[attendee.pass];
+        state.textContent = areas ? t("printed_pass", { areas: areas[language] || areas[DEFAULT_LANGUAGE] })
           : t("printed_hint");
       } else {
         // Never a printer's internal name: where it stands, or the desk.
@@ -384,22 +399,28 @@
         headline.textContent = t("state_printed");
         state.textContent = where ? t("printed_elsewhere", { location: where }) : t("printed_elsewhere_unknown");
       }
-      show("done");
-      setTimer("done", reset, DONE_MS);
+      next = "done";
     } else if (job.state === "failed" || job.state === "cancelled" || job.state === "needs_decision") {
       status.classList.add("is-alert");
       headline.textContent = t(job.state === "needs_decision" ? "print_unsure" : "print_failed");
       state.textContent = "";
+      next = "print_failed";
     } else if (job.attention) {
       status.classList.add("is-alert");
       var other = job.alternative;
-      headline.textContent = other ? t("attention", { kiosk: kioskAt(other.kiosk, other.location) }) : t("attention_desk");
+      // Another kiosk by where it stands, never by its internal name.
+      headline.textContent = !other ? t("attention_desk")
+        : other.location ? t("attention", { location: other.location }) : t("attention_other");
       state.textContent = stateText(job.state);
+      next = "attention";
     } else {
       headline.textContent = printingText(job.printer);
       state.textContent = stateText(job.state);
     }
-    if (headline.textContent + "|" + state.textContent !== before) {
+    var changed = headline.textContent + "|" + state.textContent !== before;
+    // A changed answer is a new state (its done timer starts again) or news on this one.
+    if (next !== screen || (changed && RESULT_SCREENS[next])) show(next);
+    if (changed) {
       announce(headline.textContent + " " + state.textContent);
       armIdle();
     }
@@ -425,8 +446,11 @@
     announce(t("invalid_title") + ". " + $("invalid-message").textContent);
   }
 
-  function kioskAt(kiosk, location) {
-    return location ? kiosk + " (" + location + ")" : kiosk;
+  /** Where a badge was printed, as attendees are told: a kiosk's location, never its internal name. */
+  function printedWhere(checkedIn) {
+    if (!checkedIn || !checkedIn.kiosk) return t("elsewhere");  // a check-in at the desk
+    if (checkedIn.location) return checkedIn.location;
+    return t(checkedIn.kiosk === cfg.kiosk ? "this_kiosk" : "another_kiosk");
   }
 
   function formatWhen(iso) {
@@ -441,8 +465,7 @@
   }
 
   function showAlready(answer) {
-    var where = answer.checked_in && answer.checked_in.kiosk
-      ? kioskAt(answer.checked_in.kiosk, answer.checked_in.location) : t("elsewhere");
+    var where = printedWhere(answer.checked_in);
     $("already-name").textContent = answer.attendee ? t("welcome_name", { name: answer.attendee.badge_name }) : "";
     $("already-when").textContent = answer.checked_in
       ? t("already_when", { when: formatWhen(answer.checked_in.at), where: where }) : "";

@@ -104,7 +104,8 @@ def test_a_guest_gets_the_guest_band(open_kiosk, make_registration, emulator, se
     expect(page.locator("#pass-label")).to_have_css("background-color", "rgb(194, 65, 12)")  # the band, #c2410c
     expect(page.locator("#pass-label")).to_have_css("color", "rgb(255, 255, 255)")  # 5.2:1 on it
     expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
-    expect(page.locator("#print-state")).to_have_text("Your badge opens: Guest — Expo & receptions")
+    # What the pass opens, in words from its access areas: not the pass label again.
+    expect(page.locator("#print-state")).to_have_text("Your pass opens the Expo and the receptions.")
     code, badge, image = printed_badge(emulator, guest.registration, settings, fresh)
     assert same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width))
     assert not same_image(image, expected_badge(settings, guest.registration, code, badge.serial, width=image.width,
@@ -168,7 +169,7 @@ def test_a_second_scan_prints_nothing_and_says_when_and_where(open_kiosk, make_r
     at = db.session.execute(sa.select(CheckIn.at).filter_by(registration_id=person.registration.id)).scalar_one()
     local = at.astimezone(__import__("zoneinfo").ZoneInfo("America/Los_Angeles"))
     when = page.locator("#already-when")
-    expect(when).to_contain_text("Your badge was printed at kiosk-a (Lobby A) on ")
+    expect(when).to_contain_text("Your badge was printed at Lobby A on ")  # where it stands, not "kiosk-a"
     expect(when).to_contain_text(f"{local.strftime('%B')} {local.day}")
     expect(when).to_contain_text(f"{local.hour % 12 or 12}:{local.minute:02d}")
     expect(screen(page, "already")).to_contain_text("The registration desk can print a new one.")
@@ -220,7 +221,8 @@ def test_a_printer_fault_tells_the_attendee_where_to_go(open_kiosk, make_kiosk, 
     scan(page, person.code)
 
     expect(page.locator("#print-headline")).to_have_text(
-        "This kiosk's printer needs attention — please use kiosk-b (Lobby B) or the registration desk.")
+        "This kiosk's printer needs attention — please use the kiosk at Lobby B or the registration desk.")
+    assert "kiosk-" not in page.locator("#main").inner_text()  # no kiosk's internal name, this one's neither
     fresh()
     assert db.session.execute(sa.select(PrintJob.state)).scalar_one() == "held"
     assert emulator.jobs == []
@@ -497,3 +499,31 @@ def test_the_camera_is_offered_only_where_the_browser_can_read_qr_codes(open_kio
     expect(page.locator("#print-headline")).to_have_text("Printed — take your badge")
     assert page.evaluate("document.getElementById('camera-video').srcObject") is None  # the camera is off again
     assert len(emulator.wait_for_jobs(1)) == 1
+
+
+def test_a_kiosk_without_a_location_is_never_named(open_kiosk, make_kiosk, make_registration, emulator, settings,
+                                                    event):
+    from registration.checkin.services import check_in
+
+    other, _code = make_kiosk("kiosk-b", printer="kiosk-2", location="")
+    db.session.add(PrinterState(name="kiosk-2", online=True, error_code=""))
+    elsewhere, here = make_registration()[0], make_registration()[0]
+    check_in(event, code=elsewhere.code, kiosk=other, nonce="n" * 16, settings=settings)
+    db.session.commit()
+    page, _kiosk = open_kiosk(location="")
+    main = page.locator("#main")
+
+    scan(page, elsewhere.code)
+    expect(page.locator("#already-when")).to_contain_text("Your badge was printed at another kiosk on ")
+    screen(page, "already").get_by_role("button", name="Done").click()
+    scan(page, here.code)
+    expect(page.locator("#kiosk")).to_have_attribute("data-state", "done")
+    scan(page, here.code)
+    expect(page.locator("#already-when")).to_contain_text("Your badge was printed at this kiosk on ")
+    assert "kiosk-" not in main.inner_text()
+
+    emulator.set_fault("paper_out")
+    scan(page, make_registration()[0].code)
+    expect(page.locator("#print-headline")).to_have_text(
+        "This kiosk's printer needs attention — please use another kiosk or the registration desk.")
+    assert "kiosk-" not in main.inner_text()

@@ -146,7 +146,7 @@ def test_the_spanish_toggle_shows_spanish_through_the_whole_check_in(open_kiosk,
 
     scan(page, person.code)
     expect(page.locator("#already-title")).to_have_text("Usted ya tiene su gafete")
-    expect(page.locator("#already-when")).to_contain_text("Su gafete se imprimió en kiosk-a (Lobby A) el ")
+    expect(page.locator("#already-when")).to_contain_text("Su gafete se imprimió en Lobby A el ")
 
     screen(page, "already").get_by_role("button", name="Listo").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")  # the next person starts in the kiosk's language
@@ -211,3 +211,35 @@ def test_a_scan_on_a_screen_with_a_focused_field_is_not_taken(open_kiosk, make_r
 
     expect(page.locator("#lookup-error")).to_contain_text("Please enter your last name")
     assert count(CheckIn) == 0
+
+
+GUEST_HINTS = {"en": "Guests without their own email: use your host's email.",
+               "es": "Invitados sin correo propio: usen el correo de su anfitrión."}
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(("width", "height"), [(1024, 768), (800, 1280)])
+def test_the_find_me_fields_line_up_and_tell_guests_whose_email_to_use(open_kiosk, language, width, height):
+    page, _kiosk = open_kiosk(language=language)
+    page.set_viewport_size({"width": width, "height": height})
+
+    page.locator("#find-by-name").click()
+
+    expect(screen(page, "lookup")).to_be_visible()
+    last_name, factor = page.locator("#last-name").bounding_box(), page.locator("#second-factor").bounding_box()
+    assert abs(last_name["y"] - factor["y"]) < 0.5  # a label on two lines does not lower its input
+    assert abs(last_name["height"] - factor["height"]) < 0.5
+    expect(page.locator("#second-factor-hint")).to_have_text(GUEST_HINTS[language])
+    expect(page.locator("#second-factor")).to_have_accessible_description(GUEST_HINTS[language])
+
+
+def test_a_guest_without_an_email_is_found_with_the_hosts_email(open_kiosk, make_registration, emulator):
+    host, guest = make_registration(last_name="Okafor", email="ethan@example.org",
+                                    guests=[{"first_name": "Ngozi", "last_name": "Adeyemi"}])
+    page, _kiosk = open_kiosk()
+    expect(page.locator("#second-factor-hint")).to_have_text(GUEST_HINTS["en"])
+
+    lookup(page, "Adeyemi", "eth")  # the guest's own last name, the host's email
+
+    expect(page.locator("#results .result")).to_have_count(1)
+    expect(page.locator("#results .result .name")).to_have_text("N. Ade…")

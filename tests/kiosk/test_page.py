@@ -60,3 +60,35 @@ def test_the_page_json_blocks_parse(app, kiosk):
     assert {name for name, _ in blocks} >= {"kiosk-messages", "kiosk-pass-labels"}
     for _name, text in blocks:
         json.loads(text)
+
+
+def json_block(page: str, name: str):
+    """The JSON data block ``name`` of the page."""
+    return json.loads(re.search(rf'<script type="application/json" id="{name}">(.*?)</script>', page, re.S)[1])
+
+
+def test_a_pass_that_opens_some_areas_says_which_in_words(app, kiosk):
+    access = json_block(bound_page(app, kiosk), "kiosk-pass-access")
+
+    # The guest pass's access areas, not its label again; the full pass opens everything and is not listed.
+    assert access == {"guest": {"en": "the Expo and the receptions", "es": "la Expo y las recepciones"}}
+
+
+def test_an_area_without_a_label_is_named_by_its_setting(app):
+    from kiosk.views import AREA_LABELS, area_label
+
+    with app.test_request_context():
+        assert area_label("vip_lounge") == "vip lounge"
+        assert area_label("expo") == "the Expo"
+    assert set(AREA_LABELS) >= set(app.extensions["lanyard"].event.areas)  # every configured area has a label
+
+
+def test_the_page_never_shows_a_kiosk_or_printer_name(app, kiosk):
+    page = bound_page(app, kiosk)
+    shown = re.sub(r"<script.*?</script>|<[^>]+>", " ", page, flags=re.S)  # text, not attributes or data
+
+    assert "Lobby A" in shown
+    assert kiosk.name not in shown and kiosk.printer_name not in shown
+    messages = json_block(page, "kiosk-messages")
+    assert not [text for table in messages.values() for text in table.values()
+                if kiosk.name in text or kiosk.printer_name in text or "{kiosk}" in text]
