@@ -294,7 +294,8 @@ def test_both_answers_take_at_least_the_same_floor(app, make_registration, monke
         client = app.test_client()
         assert client.post("/register", data=form_data(csrf_token(client), email=email)).status_code == 303
     assert len(slept) == 2
-    assert all(0 < seconds <= views.ANSWER_FLOOR_SECONDS for seconds in slept)
+    # (0 only on a machine so loaded that the request itself outlasted the floor)
+    assert all(0 <= seconds <= views.ANSWER_FLOOR_SECONDS for seconds in slept)
 
 
 def test_the_registered_person_is_mailed_a_new_private_link_instead(app, make_registration, tmp_path):
