@@ -230,6 +230,10 @@ def manage_link(manage_code: str):
     except LanyardError:
         return _closed_page("unknown", 404)
     session["manage"] = {"id": registration.id, "hash": registration.manage_hash}
+    # The page speaks the registrant's language (that of their email), whatever this browser chose
+    # before; a ?lang= on the link itself is a choice made now, and wins (the app stored it already).
+    if "lang" not in request.args and registration.language in _settings().languages:
+        session["lang"] = registration.language
     response = redirect(url_for("registration.manage"), 303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

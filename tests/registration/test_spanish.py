@@ -148,3 +148,38 @@ def test_the_catalog_says_gafete_never_credencial():
     msgstrs = " ".join(re.findall(r'msgstr[^\n]*\n(?:"[^\n]*"\n)*', text))
     assert "credencial" not in msgstrs.lower()
     assert "gafete" in msgstrs
+
+
+def _manage_link(tmp_path) -> str:
+    message = next(m for m in read_outbox(tmp_path / "outbox") if m["To"] == "mj@example.org")
+    return re.search(r"http://lanyard\.test(/r/\S+)", message.get_body(("plain",)).get_content()).group(1)
+
+
+@pytest.mark.parametrize("before", ["", "/register?lang=en"])
+def test_the_manage_link_opens_in_the_registrants_language_whatever_the_browser_chose(spanish, app, tmp_path,
+                                                                                      before):
+    _register(spanish())
+    fresh_browser()
+    english = app.test_client()  # another browser, in English (by its preference or by an earlier choice)
+    if before:
+        english.get(before)
+    fresh_browser()
+    assert english.get(_manage_link(tmp_path), headers={"Accept-Language": "en"}).status_code == 303
+    fresh_browser()
+    html = english.get("/manage", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Su inscripción" in text_of(html) and "Your registration" not in text_of(html)
+    fresh_browser()
+    english.post("/manage", data={"name-csrf_token": token_of(html, "name-"), "name-badge_name": "MJ",
+                                  "name-save": "Guardar"})
+    fresh_browser()
+    page = text_of(english.get("/manage").get_data(as_text=True))
+    assert "Guardado. Su gafete dirá «MJ»." in page and "Saved." not in page
+
+
+def test_a_language_chosen_on_the_manage_link_wins(spanish, app, tmp_path):
+    _register(spanish())
+    fresh_browser()
+    english = app.test_client()
+    assert english.get(_manage_link(tmp_path) + "?lang=en").status_code == 303
+    fresh_browser()
+    assert "Your registration" in text_of(english.get("/manage").get_data(as_text=True))
