@@ -211,7 +211,10 @@ def _form_page(form, status: int = 200):
 
 
 def _closed_page(reason: str, status: int):
-    """The page for a manage link that does not work: ``unknown`` (mistyped or replaced), ``expired``, ``no_session``."""
+    """The page for a manage session that ended or a link that does not work: ``unknown`` (mistyped or replaced),
+    ``replaced`` (a session whose link a resend replaced), ``resent`` or ``resend_failed`` (this browser asked for
+    the new link),
+    ``expired``, ``no_session``."""
     session.pop("manage", None)
     response = current_app.make_response((render_template("registration/manage_closed.html", reason=reason), status))
     response.headers["Cache-Control"] = "no-store"
@@ -249,9 +252,11 @@ def _managed_registration():
     if manage_link_expired(event, utcnow()):
         return None, _closed_page("expired", 410)
     registration = db.session.get(Registration, held.get("id")) if isinstance(held.get("id"), int) else None
-    # A new link (resend, or a reminder) replaces the old one: sessions opened with the old one end too.
-    if registration is None or registration.event_id != event.id or registration.manage_hash != held.get("hash"):
+    if registration is None or registration.event_id != event.id:
         return None, _closed_page("unknown", 403)
+    # A new link (resend, or a reminder) replaces the old one: sessions opened with the old one end too.
+    if registration.manage_hash != held.get("hash"):
+        return None, _closed_page("replaced", 403)
     return registration, None
 
 
@@ -283,7 +288,8 @@ def manage():
 
 @bp.post("/manage/resend")
 def resend():
-    """Email the confirmation again; the old QR code and link stop working (this browser stays signed in)."""
+    """Email the confirmation again; the old QR code and link stop working, and so does this browser's session
+    (the page said so: whoever asks for a new link goes on with it, from the email)."""
     registration, refusal = _managed_registration()
     if refusal is not None:
         return refusal
@@ -296,15 +302,8 @@ def resend():
     except LanyardError:
         db.session.rollback()
         abort(409)
-    session["manage"] = {"id": registration.id, "hash": registration.manage_hash}
-    email = registration.email
     failures = deliver_confirmations([issued], _settings())
-    if failures:
-        flash(_("We could not send the email just now. Please ask at the registration desk."), "error")
-    else:
-        flash(_("A new confirmation email is on its way to %(email)s. The old QR code and link no longer work.",
-                email=email), "success")
-    return redirect(url_for("registration.manage"), 303)
+    return _closed_page("resend_failed" if failures else "resent", 200)
 
 
 def _manage_page(registration, form, resend_form, status: int = 200):
