@@ -30,8 +30,16 @@ class PageForm(FlaskForm):
             return super().wrap_formdata(form, formdata)
 
 
-class GuestForm(Form):
-    """One guest inside the registration form (no CSRF of its own: the outer form has it)."""
+class SubForm(Form):
+    """The base of forms nested in a page form (``FormField``): no CSRF token of their own (the page form has
+    it), but Flask-WTF's translations, which a plain WTForms ``Form`` lacks (its messages stayed English)."""
+
+    class Meta(FlaskForm.Meta):
+        csrf = False
+
+
+class GuestForm(SubForm):
+    """One guest inside the registration form."""
 
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100, message=TOO_LONG)])

@@ -183,3 +183,24 @@ def test_a_language_chosen_on_the_manage_link_wins(spanish, app, tmp_path):
     assert english.get(_manage_link(tmp_path) + "?lang=en").status_code == 303
     fresh_browser()
     assert "Your registration" in text_of(english.get("/manage").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("guest, field", [
+    ({"guests-0-first_name": "", "guests-0-last_name": "Núñez", "guests-0-health_method": "vaccinated"}, "first_name"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "", "guests-0-health_method": "vaccinated"}, "last_name"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "Núñez"}, "health_method"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "Núñez", "guests-0-health_method": "x"}, "health_method"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "Núñez", "guests-0-email": "x" * 300 + "@example.org",
+      "guests-0-health_method": "vaccinated"}, "email"),
+])
+def test_guest_field_errors_are_spanish(spanish, guest, field):
+    client = spanish()
+    token = token_of(client.get("/register").get_data(as_text=True))
+    data = {"csrf_token": token, "first_name": "María", "last_name": "Ruiz", "email": "mr@example.org",
+            "health_method": "vaccinated", "submit": "Inscribirse", **guest}
+    response = client.post("/register", data=data)
+    assert response.status_code in (400, 422)
+    section = text_of(response.get_data(as_text=True).split('class="guest"', 1)[1])
+    assert not re.search(r"This field|Not a valid|too long|Invalid", section), section
+    assert re.search(r"obligatorio|válid|largo", section), section
+
