@@ -204,3 +204,18 @@ def test_guest_field_errors_are_spanish(spanish, guest, field):
     assert not re.search(r"This field|Not a valid|too long|Invalid", section), section
     assert re.search(r"obligatorio|válid|largo", section), section
 
+
+def test_the_guest_health_answers_speak_of_the_guest(spanish, app):
+    fresh_browser()
+    english = app.test_client()
+    english.get("/register?lang=en")
+    for client, guest_answer, own_answer in (
+        (english, "They are vaccinated and will show proof", "I am vaccinated and will show proof"),
+        (spanish(), "Está vacunado/a y mostrará el comprobante", "Estoy vacunado/a y mostraré el comprobante"),
+    ):
+        fresh_browser()
+        token = token_of(client.get("/register").get_data(as_text=True))
+        fresh_browser()
+        html = client.post("/register", data={"csrf_token": token, "add_guest": "1"}).get_data(as_text=True)
+        you, guest = html.split('class="guest"', 1)
+        assert own_answer in you and guest_answer in guest and own_answer not in guest
