@@ -25,6 +25,7 @@ from .services import (
     HealthInput,
     PersonInput,
     change_badge_name,
+    check_registration,
     current_event,
     manage_link_expired,
     register_online,
@@ -76,6 +77,8 @@ def _show_refusal(form, error: LanyardError) -> None:
     message = (FIELD_MESSAGES.get(error.code) or PROBLEM_MESSAGES.get(error.extra.get("problem"))
                or (lambda: _("Please check this field.")))()
     field = _field(form, error.extra.get("field", ""))
+    if field is not None and field.errors:
+        return  # the form's own check already said what is wrong with this field
     if field is not None:
         field.errors = list(field.errors) + [message]
     else:
@@ -121,12 +124,21 @@ def register_page():
                 for data in kept:
                     form.guests.append_entry(data)
             return _form_page(form)
-    if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return _form_page(form, status)
+    if not form.is_submitted():
+        return _form_page(form)
     if len(form.guests.entries) > settings.max_guests:
         flash(_("At most %(n)d guests.", n=settings.max_guests), "error")
-        return _form_page(form, 400)
+        return _form_page(form, 400, invalid=True)
+    # Every problem at once: the form's own checks and the service's, for every person on the form.
+    valid = form.validate()
+    guests = [(_person(entry.form, guest_type), HealthInput(entry.form.health_method.data))
+              for entry in form.guests.entries]
+    problems = check_registration(_person(form, full_type), settings=settings,
+                                  health=HealthInput(form.health_method.data), guests=guests)
+    for problem in problems:
+        _show_refusal(form, problem)
+    if not valid or problems:
+        return _form_page(form, 422 if valid else 400, invalid=True)
     wait = _count_registration_attempt(settings)
     if wait:
         flash(_("Too many registrations from your network. Please try again in %(minutes)d minutes.",
@@ -136,8 +148,6 @@ def register_page():
         return response
     started = time.monotonic()
     event = current_event(settings)
-    guests = [(_person(entry.form, guest_type), HealthInput(entry.form.health_method.data))
-              for entry in form.guests.entries]
     for attempt in (1, 2):
         try:
             outcome = register_online(
@@ -154,7 +164,7 @@ def register_page():
         except LanyardError as error:
             db.session.rollback()
             _show_refusal(form, error)
-            return _form_page(form, 422)
+            return _form_page(form, 422, invalid=True)
         except IntegrityError:
             # The same email was registered between our lookup and our insert: once more, and the
             # lookup finds it (a second collision is no race but a fault).
@@ -204,9 +214,10 @@ def registered():
     return response
 
 
-def _form_page(form, status: int = 200):
+def _form_page(form, status: int = 200, *, invalid: bool = False):
+    """The registration form; ``invalid`` shows the banner over the fields marked with their errors."""
     settings = _settings()
-    return render_template("registration/register.html", form=form, max_guests=settings.max_guests,
+    return render_template("registration/register.html", form=form, max_guests=settings.max_guests, invalid=invalid,
                            can_add_guest=bool(settings.guest_types) and len(form.guests.entries) < settings.max_guests), status
 
 
