@@ -55,7 +55,7 @@ def _resend(app, tmp_path):
     assert db.session.execute(sa.select(sa.func.count(Registration.id))).scalar() == 2
 
 
-KINDS = [("confirmations", _confirmations, 2, "Your badge QR code"),
+KINDS = [("confirmations", _confirmations, 2, ("Your badge QR code", "Zoë's badge QR code")),
          ("already registered", _reminder, 1, "You are already registered"),
          ("resend", _resend, 1, "Your badge QR code")]
 

@@ -314,7 +314,7 @@ def test_a_guest_whose_email_is_registered_is_reminded_and_the_rest_registered(a
     names = db.session.execute(sa.select(Registration.first_name).order_by(Registration.id)).scalars().all()
     assert names == ["Vincent", "Grace", "Zoë"]
     subjects = sorted((m["To"], m["Subject"].split(" for ")[0]) for m in read_outbox(tmp_path / "outbox"))
-    assert subjects == [("grace@example.org", "Your badge QR code"), ("grace@example.org", "Your badge QR code"),
+    assert subjects == [("grace@example.org", "Your badge QR code"), ("grace@example.org", "Zoë's badge QR code"),
                         ("vincent@example.org", "You are already registered")]
 
 
@@ -405,3 +405,18 @@ def test_check_registration_names_every_problem_of_every_person(settings):
         ("invalid_field", "guests-0-health_method"), ("duplicate_email", "guests-0-email"),
         ("invalid_field", "guests-1-last_name"), ("invalid_field", "guests-1-registration_type"),
     ]
+
+
+
+def test_a_guests_code_mailed_to_the_host_names_the_guest(client, tmp_path):
+    client.post("/register", data=form_data(csrf_token(client), guests=GUESTS))
+    seen = sorted((m["To"], m["Subject"], m.get_body(("plain",)).get_content().splitlines()[0])
+                  for m in read_outbox(tmp_path / "outbox"))
+    assert seen == [
+        ("grace@example.org", "Your badge QR code for Annual Conference and Expo", "Hello Grace,"),
+        ("grace@example.org", "Zoë's badge QR code for Annual Conference and Expo",
+         "Hello Grace, this is the badge QR code of your guest Zoë Ångström."),
+        ("vincent@example.org", "Your badge QR code for Annual Conference and Expo", "Hello Vincent,"),
+    ]
+    html = next(m for m in read_outbox(tmp_path / "outbox") if m["Subject"].startswith("Zoë"))
+    assert "your guest Zoë Ångström" in html.get_body(("html",)).get_content()

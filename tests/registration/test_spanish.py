@@ -219,3 +219,14 @@ def test_the_guest_health_answers_speak_of_the_guest(spanish, app):
         html = client.post("/register", data={"csrf_token": token, "add_guest": "1"}).get_data(as_text=True)
         you, guest = html.split('class="guest"', 1)
         assert own_answer in you and guest_answer in guest and own_answer not in guest
+
+
+def test_a_guests_code_mailed_to_the_host_names_the_guest_in_spanish(spanish, tmp_path):
+    _register(spanish())
+    seen = sorted((m["Subject"], m.get_body(("plain",)).get_content().splitlines()[0])
+                  for m in read_outbox(tmp_path / "outbox"))
+    assert seen == [
+        ("Código QR para el gafete de Zoë en Annual Conference and Expo",
+         "Hola, María José: este es el código QR para el gafete de su invitado/a Zoë Núñez."),
+        ("Su código QR para el gafete de Annual Conference and Expo", "Hola, María José:"),
+    ]
