@@ -224,8 +224,7 @@ def _form_page(form, status: int = 200, *, invalid: bool = False):
 def _closed_page(reason: str, status: int):
     """The page for a manage session that ended or a link that does not work: ``unknown`` (mistyped or replaced),
     ``replaced`` (a session whose link a resend replaced), ``resent`` or ``resend_failed`` (this browser asked for
-    the new link),
-    ``expired``, ``no_session``."""
+    the new link), ``expired``, ``no_session``."""
     session.pop("manage", None)
     response = current_app.make_response((render_template("registration/manage_closed.html", reason=reason), status))
     response.headers["Cache-Control"] = "no-store"
