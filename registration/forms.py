@@ -15,6 +15,12 @@ HEALTH_CHOICES = [
     SelectChoice("negative_test", _l("I will bring a negative test (taken within 72 hours)")),
     SelectChoice("onsite_test", _l("I will take a test on site")),
 ]
+#: The same answers about a guest, in the third person (the question is "How will they be cleared?").
+GUEST_HEALTH_CHOICES = [
+    SelectChoice("vaccinated", _l("They are vaccinated and will show proof")),
+    SelectChoice("negative_test", _l("They will bring a negative test (taken within 72 hours)")),
+    SelectChoice("onsite_test", _l("They will take a test on site")),
+]
 
 
 class PageForm(FlaskForm):
@@ -32,14 +38,23 @@ class PageForm(FlaskForm):
             return super().wrap_formdata(form, formdata)
 
 
-class GuestForm(Form):
-    """One guest inside the registration form (no CSRF of its own: the outer form has it)."""
+class SubForm(Form):
+    """The base of forms nested in a page form (``FormField``): no CSRF token of their own (the page form has
+    it), but Flask-WTF's translations, which a plain WTForms ``Form`` lacks (its messages stayed English)."""
+
+    class Meta(FlaskForm.Meta):
+        csrf = False
+
+
+class GuestForm(SubForm):
+    """One guest inside the registration form."""
 
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=NAME_MAX, message=TOO_LONG)])
     badge_name = StringField(_l("Name on badge (optional)"), validators=[Optional(), Length(max=NAME_MAX, message=TOO_LONG)])
     email = EmailField(_l("Email (optional)"), validators=[Optional(), Length(max=254, message=TOO_LONG)])
-    health_method = RadioField(_l("How will they be cleared?"), choices=HEALTH_CHOICES, validators=[DataRequired()])
+    health_method = RadioField(_l("How will they be cleared?"), choices=GUEST_HEALTH_CHOICES,
+                               validators=[DataRequired()])
 
 
 class RegistrationForm(PageForm):

@@ -45,6 +45,9 @@ def build_confirmation(issued, settings: Settings) -> EmailMessage:
     manage_url = f"{settings.base_url}/r/{issued.manage_code}"
     cid = make_msgid(domain="lanyard.invalid")
     language = registration.language if registration.language in settings.languages else "en"
+    # A guest without an address of their own: the message goes to the host, and must say whose code it holds
+    # (a host with three guests got four messages alike).
+    to_host = registration.host is not None and registration.email_key is None
     with force_locale(language):
         context = dict(
             registration=registration,
@@ -56,8 +59,12 @@ def build_confirmation(issued, settings: Settings) -> EmailMessage:
             manage_url=manage_url,
             qr_cid=cid[1:-1],
             host=registration.host,
+            to_host=to_host,
         )
-        subject = _("Your badge QR code for %(event)s", event=settings.event.name)
+        if to_host:
+            subject = _("%(name)s's badge QR code for %(event)s", name=registration.first_name, event=settings.event.name)
+        else:
+            subject = _("Your badge QR code for %(event)s", event=settings.event.name)
         text = render_template("mail/confirmation.txt", **context)
         html = render_template("mail/confirmation.html", **context)
     message = _message(settings, to=registration.email, subject=subject, text=text, html=html)

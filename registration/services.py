@@ -115,34 +115,93 @@ def clean_person(person: PersonInput, settings: Settings, *, email_required: boo
     """Validate and normalise one person's fields.
 
     :raise LanyardError: ``invalid_field`` (naming the field; ``badge_name`` when no badge name is given and
-        the full name is longer than ``NAME_MAX``) or ``unknown_type``.
+        the full name is longer than ``NAME_MAX``) or ``unknown_type``: the first of the problems.
     """
-    first = clean_name(person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
-    last = clean_name(person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
+    cleaned, problems = _clean_person(person, settings, email_required=email_required, prefix=prefix)
+    if problems:
+        raise problems[0]
+    return cleaned
+
+
+def _clean_person(person: PersonInput, settings: Settings, *, email_required: bool,
+                  prefix: str) -> tuple[CleanPerson, list[LanyardError]]:
+    """One person's fields cleaned, and every problem found (at most one per field), in the fields' order."""
+    problems: list[LanyardError] = []
+
+    def check(clean, *args, **kwargs) -> str:
+        try:
+            return clean(*args, **kwargs)
+        except LanyardError as error:
+            problems.append(error)
+            return ""
+
+    first = check(clean_name, person.first_name, field=prefix + "first_name", max_length=NAME_MAX)
+    last = check(clean_name, person.last_name, field=prefix + "last_name", max_length=NAME_MAX)
     for name, value in (("first_name", first), ("last_name", last)):
         # The folded search key must fit its column too, and folding can lengthen a name (ß → ss, ﬃ → ffi).
         if len(fold(value)) > NAME_MAX:
-            raise LanyardError("invalid_field", f"{prefix}{name}: at most {NAME_MAX} characters",
-                               field=prefix + name, problem="too_long")
-    badge = clean_name(person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
-    if not badge:
+            problems.append(LanyardError("invalid_field", f"{prefix}{name}: at most {NAME_MAX} characters",
+                                         field=prefix + name, problem="too_long"))
+    badge = check(clean_name, person.badge_name, field=prefix + "badge_name", max_length=NAME_MAX, required=False)
+    if not badge and first and last:
         badge = f"{first} {last}"
         if len(badge) > NAME_MAX:  # the README promises a name is never cut: the person chooses the shorter form
-            raise LanyardError("invalid_field", f"{prefix}badge_name: first and last name together are too long "
-                               f"for the badge; enter the name to print on the badge (at most {NAME_MAX} characters)",
-                               field=prefix + "badge_name", problem="badge_name_needed")
+            problems.append(LanyardError(
+                "invalid_field", f"{prefix}badge_name: first and last name together are too long for the badge; "
+                f"enter the name to print on the badge (at most {NAME_MAX} characters)",
+                field=prefix + "badge_name", problem="badge_name_needed"))
     if person.type_name not in settings.registration_types:
-        raise LanyardError("unknown_type", f"{prefix}registration_type: unknown type {person.type_name!r}",
-                           field=prefix + "registration_type")
-    return CleanPerson(
+        problems.append(LanyardError("unknown_type", f"{prefix}registration_type: unknown type {person.type_name!r}",
+                                     field=prefix + "registration_type"))
+    cleaned = CleanPerson(
         first_name=first,
         last_name=last,
         badge_name=badge,
-        title=clean_name(person.title, field=prefix + "title", max_length=ORG_MAX, required=False),
-        organization=clean_name(person.organization, field=prefix + "organization", max_length=ORG_MAX, required=False),
-        email=clean_email(person.email, field=prefix + "email", required=email_required),
+        title=check(clean_name, person.title, field=prefix + "title", max_length=ORG_MAX, required=False),
+        organization=check(clean_name, person.organization, field=prefix + "organization", max_length=ORG_MAX,
+                           required=False),
+        email=check(clean_email, person.email, field=prefix + "email", required=email_required),
         type_name=person.type_name,
     )
+    return cleaned, problems
+
+
+def check_registration(person: PersonInput, *, settings: Settings, health: HealthInput | None = None,
+                       guests: Sequence[tuple[PersonInput, HealthInput | None]] = ()) -> list[LanyardError]:
+    """Every problem of a registration form at once (the registrant's, each guest's, emails used twice), for a
+    page that shows them all together; :func:`register_online` still refuses the first on its own.
+
+    Whether an email is registered already is no problem here: the form never tells.
+    """
+    host, problems = _clean_person(person, settings, email_required=True, prefix="")
+    if host.type_name in settings.registration_types and settings.registration_types[host.type_name].is_guest:
+        problems.append(LanyardError("host_required", "A guest registers through a full registrant.",
+                                     field="registration_type"))
+    problems += _health_problems(health, prefix="")
+    seen = {email_key(host.email)} if host.email else set()
+    for index, (guest, guest_health) in enumerate(guests):
+        prefix = f"guests-{index}-"
+        cleaned, guest_problems = _clean_person(guest, settings, email_required=False, prefix=prefix)
+        problems += guest_problems
+        rtype = settings.registration_types.get(cleaned.type_name)
+        if rtype is not None and not rtype.is_guest:
+            problems.append(LanyardError("invalid_field", f"{prefix}registration_type: must be a guest type",
+                                         field=prefix + "registration_type"))
+        problems += _health_problems(guest_health, prefix=prefix)
+        if cleaned.email:
+            if email_key(cleaned.email) in seen:
+                problems.append(LanyardError("duplicate_email", f"{prefix}email: used twice in this registration",
+                                             field=prefix + "email"))
+            seen.add(email_key(cleaned.email))
+    return problems
+
+
+def _health_problems(health: HealthInput | None, *, prefix: str) -> list[LanyardError]:
+    try:
+        clean_health(health, prefix=prefix)
+    except LanyardError as error:
+        return [error]
+    return []
 
 
 def clean_health(health: HealthInput | None, *, prefix: str = "") -> HealthInput | None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import Blueprint, g, has_request_context
 from flask_sqlalchemy.session import Session as FlaskSession
 
-from .extensions import db
+from .extensions import csrf, db
 from .settings import current_settings
 
 bp = Blueprint("probes", __name__)
@@ -86,6 +86,7 @@ def init_app(app) -> None:
     """Hook the fault handling into the app's engine and register the probes."""
     with app.app_context():
         sa.event.listen(db.engine, "handle_error", _discard_faulty_connection)
+    csrf.exempt(bp)  # no forms, no state a forged request could change: a POST gets the method check's 405
     app.register_blueprint(bp)
 
 

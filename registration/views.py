@@ -26,6 +26,7 @@ from .services import (
     HealthInput,
     PersonInput,
     change_badge_name,
+    check_registration,
     current_event,
     manage_link_expired,
     register_online,
@@ -77,6 +78,8 @@ def _show_refusal(form, error: LanyardError) -> None:
     message = (FIELD_MESSAGES.get(error.code) or PROBLEM_MESSAGES.get(error.extra.get("problem"))
                or (lambda: _("Please check this field.")))()
     field = _field(form, error.extra.get("field", ""))
+    if field is not None and field.errors:
+        return  # the form's own check already said what is wrong with this field
     if field is not None:
         field.errors = list(field.errors) + [message]
     else:
@@ -122,12 +125,21 @@ def register_page():
                 for data in kept:
                     form.guests.append_entry(data)
             return _form_page(form)
-    if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return _form_page(form, status)
+    if not form.is_submitted():
+        return _form_page(form)
     if len(form.guests.entries) > settings.max_guests:
         flash(_("At most %(n)d guests.", n=settings.max_guests), "error")
-        return _form_page(form, 400)
+        return _form_page(form, 400, invalid=True)
+    # Every problem at once: the form's own checks and the service's, for every person on the form.
+    valid = form.validate()
+    guests = [(_person(entry.form, guest_type), HealthInput(entry.form.health_method.data))
+              for entry in form.guests.entries]
+    problems = check_registration(_person(form, full_type), settings=settings,
+                                  health=HealthInput(form.health_method.data), guests=guests)
+    for problem in problems:
+        _show_refusal(form, problem)
+    if not valid or problems:
+        return _form_page(form, 422 if valid else 400, invalid=True)
     wait = _count_registration_attempt(settings)
     if wait:
         flash(_("Too many registrations from your network. Please try again in %(minutes)d minutes.",
@@ -137,8 +149,6 @@ def register_page():
         return response
     started = time.monotonic()
     event = current_event(settings)
-    guests = [(_person(entry.form, guest_type), HealthInput(entry.form.health_method.data))
-              for entry in form.guests.entries]
     for attempt in (1, 2):
         try:
             outcome = register_online(
@@ -155,7 +165,7 @@ def register_page():
         except LanyardError as error:
             db.session.rollback()
             _show_refusal(form, error)
-            return _form_page(form, 422)
+            return _form_page(form, 422, invalid=True)
         except IntegrityError:
             # The same email was registered between our lookup and our insert: once more, and the
             # lookup finds it (a second collision is no race but a fault).
@@ -205,14 +215,17 @@ def registered():
     return response
 
 
-def _form_page(form, status: int = 200):
+def _form_page(form, status: int = 200, *, invalid: bool = False):
+    """The registration form; ``invalid`` shows the banner over the fields marked with their errors."""
     settings = current_settings()
-    return render_template("registration/register.html", form=form, max_guests=settings.max_guests,
+    return render_template("registration/register.html", form=form, max_guests=settings.max_guests, invalid=invalid,
                            can_add_guest=bool(settings.guest_types) and len(form.guests.entries) < settings.max_guests), status
 
 
 def _closed_page(reason: str, status: int):
-    """The page for a manage link that does not work: ``unknown`` (mistyped or replaced), ``expired``, ``no_session``."""
+    """The page for a manage session that ended or a link that does not work: ``unknown`` (mistyped or replaced),
+    ``replaced`` (a session whose link a resend replaced), ``resent`` or ``resend_failed`` (this browser asked for
+    the new link), ``expired``, ``no_session``."""
     session.pop("manage", None)
     response = current_app.make_response((render_template("registration/manage_closed.html", reason=reason), status))
     response.headers["Cache-Control"] = "no-store"
@@ -231,6 +244,10 @@ def manage_link(manage_code: str):
     except LanyardError:
         return _closed_page("unknown", 404)
     session["manage"] = {"id": registration.id, "hash": registration.manage_hash}
+    # The page speaks the registrant's language (that of their email), whatever this browser chose
+    # before; a ?lang= on the link itself is a choice made now, and wins (the app stored it already).
+    if "lang" not in request.args and registration.language in current_settings().languages:
+        session["lang"] = registration.language
     response = redirect(url_for("registration.manage"), 303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -246,9 +263,11 @@ def _managed_registration():
     if manage_link_expired(event, utcnow()):
         return None, _closed_page("expired", 410)
     registration = db.session.get(Registration, held.get("id")) if isinstance(held.get("id"), int) else None
-    # A new link (resend, or a reminder) replaces the old one: sessions opened with the old one end too.
-    if registration is None or registration.event_id != event.id or registration.manage_hash != held.get("hash"):
+    if registration is None or registration.event_id != event.id:
         return None, _closed_page("unknown", 403)
+    # A new link (resend, or a reminder) replaces the old one: sessions opened with the old one end too.
+    if registration.manage_hash != held.get("hash"):
+        return None, _closed_page("replaced", 403)
     return registration, None
 
 
@@ -280,7 +299,8 @@ def manage():
 
 @bp.post("/manage/resend")
 def resend():
-    """Email the confirmation again; the old QR code and link stop working (this browser stays signed in)."""
+    """Email the confirmation again; the old QR code and link stop working, and so does this browser's session
+    (the page said so: whoever asks for a new link goes on with it, from the email)."""
     registration, refusal = _managed_registration()
     if refusal is not None:
         return refusal
@@ -293,15 +313,8 @@ def resend():
     except LanyardError:
         db.session.rollback()
         abort(409)
-    session["manage"] = {"id": registration.id, "hash": registration.manage_hash}
-    email = registration.email
     failures = deliver_confirmations([issued], current_settings())
-    if failures:
-        flash(_("We could not send the email just now. Please ask at the registration desk."), "error")
-    else:
-        flash(_("A new confirmation email is on its way to %(email)s. The old QR code and link no longer work.",
-                email=email), "success")
-    return redirect(url_for("registration.manage"), 303)
+    return _closed_page("resend_failed" if failures else "resent", 200)
 
 
 def _manage_page(registration, form, resend_form, status: int = 200):

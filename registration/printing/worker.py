@@ -181,17 +181,20 @@ class PrintWorker:
                     break
                 if name in settings.printers:
                     handled += self._drain_printer(name, settings, clock, stop)
-            if not printers and not (stop is not None and stop.is_set()):
-                # Only when nothing waits, and one printer per pass: an unplugged printer costs its connect
-                # timeout, and no badge should wait for that.
-                self._poll_one_printer(settings, clock)
+            if not (stop is not None and stop.is_set()):
+                # Every pass, busy or not (waiting for an empty queue left idle printers unasked for as long as
+                # any other printer had work), but one printer per pass: an unplugged printer costs its
+                # connect timeout, which a badge waits for at most once per pass.
+                self._poll_one_printer(settings, clock, busy=set(printers))
             return handled
 
-    def _poll_one_printer(self, settings, clock) -> None:
-        """Poll the printer this worker has asked least recently, if that was over STATUS_POLL_SECONDS ago."""
+    def _poll_one_printer(self, settings, clock, *, busy: set[str]) -> None:
+        """Ask one idle printer how it is: of those that can answer and have no job due (a job is a contact of
+        its own), the one this worker asked least recently, if that was STATUS_POLL_SECONDS ago or never."""
         now = clock()
-        due = [name for name in settings.printers
-               if name not in self._polled or (now - self._polled[name]).total_seconds() >= STATUS_POLL_SECONDS]
+        due = [name for name, options in settings.printers.items()
+               if name not in busy and self._reports_status(name, options)
+               and (name not in self._polled or (now - self._polled[name]).total_seconds() >= STATUS_POLL_SECONDS)]
         if due:
             name = min(due, key=lambda n: self._polled.get(n, datetime.min.replace(tzinfo=now.tzinfo)))
             self._poll_status(name, settings.printers[name], clock)
@@ -231,6 +234,16 @@ class PrintWorker:
             db.session.rollback()
             log.exception("print worker %s: pass over printer %s failed", self.worker_id, name)
         return handled
+
+    def _reports_status(self, name: str, options: dict) -> bool:
+        """Whether printer ``name`` can be asked how it is (a preview or file printer cannot: it is never polled,
+        so it takes no idle pass from a printer that can)."""
+        import printers
+
+        try:
+            return self._printer(name, options).supports_status
+        except printers.PrinterError:
+            return False  # a bad configuration is reported when a job is sent to it
 
     def _poll_status(self, name: str, options: dict, clock) -> None:
         """Ask an idle printer how it is, now and then, and store the answer (no job is involved)."""

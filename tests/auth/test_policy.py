@@ -88,9 +88,9 @@ def csrf_failures(monkeypatch):
     failures = []
     protect = csrf.protect
 
-    def spy():
+    def spy(**options):
         try:
-            return protect()
+            return protect(**options)
         except CSRFError:
             failures.append(f"{request.method} {request.full_path}")
             raise

@@ -51,3 +51,10 @@ def test_without_a_database_the_process_is_alive_but_not_ready(unreachable_app):
     response = client.get("/readyz")
     assert_api_error(response, 503, "storage_unavailable")
     assert response.headers["Retry-After"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_the_probes_answer_other_methods_with_405_not_a_csrf_refusal(client, path, method):
+    response = client.open(path, method=method)
+    assert response.status_code == 405

@@ -103,18 +103,37 @@ def test_resend_mails_new_codes_and_supersedes_the_old_ones(signed_in, browser, 
     client, issued = signed_in
     token = csrf_from(client.get("/manage").get_data(as_text=True))
     response = client.post("/manage/resend", data={"resend-csrf_token": token, "resend-resend": "Email me a new code"})
-    assert response.status_code == 303 and response.headers["Location"] == "/manage"
-    assert "A new confirmation email is on its way to ada@example.org" in client.get("/manage").get_data(as_text=True)
+    assert response.status_code == 200
+    assert "We sent a new link to your email; this page is closed." in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
     messages = read_outbox(tmp_path / "outbox")
     assert len(messages) == 1
     new_code = qr_in_message(messages[0])
     assert new_code != issued.code
     new_link = re.search(r"http://lanyard\.test(/r/\S+)", messages[0].get_body(("plain",)).get_content()).group(1)
     assert new_link != f"/r/{issued.manage_code}"
-    # The old link is superseded; the new one works; this browser stays signed in.
+    # The old link is superseded; the new one works.
     assert browser().get(f"/r/{issued.manage_code}").status_code == 404
     assert browser().get(new_link).status_code == 303
-    assert client.get("/manage").status_code == 200
+
+
+def test_resend_ends_the_session_of_the_browser_that_asked(signed_in):
+    client, _issued = signed_in
+    token = csrf_from(client.get("/manage").get_data(as_text=True))
+    client.post("/manage/resend", data={"resend-csrf_token": token, "resend-resend": "Email me a new code"})
+    response = client.get("/manage")
+    assert response.status_code == 403
+    assert "Ada Lovelace" not in response.get_data(as_text=True)
+
+
+def test_a_failed_resend_says_so_and_closes_the_page(signed_in, monkeypatch):
+    client, issued = signed_in
+    monkeypatch.setattr("registration.views.deliver_confirmations", lambda issued_list, settings: [(issued, "down")])
+    token = csrf_from(client.get("/manage").get_data(as_text=True))
+    response = client.post("/manage/resend", data={"resend-csrf_token": token, "resend-resend": "Email me a new code"})
+    html = response.get_data(as_text=True)
+    assert "We could not send the new link just now" in html and "We sent a new link" not in html
+    assert client.get("/manage").status_code == 403
 
 
 def test_a_session_opened_with_a_superseded_link_ends(signed_in, browser):
@@ -125,7 +144,9 @@ def test_a_session_opened_with_a_superseded_link_ends(signed_in, browser):
     client.post("/manage/resend", data={"resend-csrf_token": token, "resend-resend": "Email me a new code"})
     response = other.get("/manage")
     assert response.status_code == 403
-    assert "replaced by a newer one" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "This link was replaced by a newer one: use the link in your latest email." in html
+    assert "mistyped" not in html
 
 
 def test_resend_without_a_session_sends_nothing(browser, tmp_path):

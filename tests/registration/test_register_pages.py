@@ -328,7 +328,7 @@ def test_a_guest_whose_email_is_registered_is_reminded_and_the_rest_registered(a
     names = db.session.execute(sa.select(Registration.first_name).order_by(Registration.id)).scalars().all()
     assert names == ["Vincent", "Grace", "Zoë"]
     subjects = sorted((m["To"], m["Subject"].split(" for ")[0]) for m in read_outbox(tmp_path / "outbox"))
-    assert subjects == [("grace@example.org", "Your badge QR code"), ("grace@example.org", "Your badge QR code"),
+    assert subjects == [("grace@example.org", "Your badge QR code"), ("grace@example.org", "Zoë's badge QR code"),
                         ("vincent@example.org", "You are already registered")]
 
 
@@ -370,3 +370,67 @@ def test_spanish_page(client):
     html = client.get("/register?lang=es").get_data(as_text=True)
     assert "Inscripción" in html or "Inscribirse" in html
     assert 'lang="es"' in html
+
+
+def errors_of(html: str, field: str) -> str:
+    """The error messages shown with one field: a text field's, or a radio group's."""
+    found = re.findall(rf'<p class="error" id="{field}-error">([^<]*)</p>', html)
+    group = re.search(rf'<fieldset[^>]*id="{field}">(.*?)</fieldset>', html, flags=re.S)
+    if group:
+        found += re.findall(r'<p class="error">([^<]*)</p>', group.group(1))
+    return " | ".join(found)
+
+
+def test_every_error_shows_on_the_first_submit_with_the_banner(client):
+    """QA's form: a bad first name, a guest repeating the registrant's email, a guest without a health choice."""
+    guest = {"first_name": "Vincent", "last_name": "Hopper", "email": "grace@example.org", "health_method": ""}
+    data = form_data(csrf_token(client), guests=[guest], first_name="=Bob 😀")
+    del data["guests-0-health_method"]
+    response = client.post("/register", data=data)
+    assert response.status_code in (400, 422)
+    html = response.get_data(as_text=True)
+    assert "Please correct the fields marked below." in html
+    assert re.search("cannot start with|not emoji", errors_of(html, "first_name"))
+    assert "used twice in this form" in errors_of(html, "guests-0-email")
+    assert errors_of(html, "guests-0-health_method") == "This field is required."
+    assert db.session.execute(sa.select(sa.func.count(Registration.id))).scalar() == 0
+
+
+@pytest.mark.parametrize("label, change, field, message", [n for n in NASTY if n[0] in (
+    "guest same email as host", "two guests same email", "guest formula", "formula first name")])
+def test_a_service_refusal_alone_still_shows_the_banner(client, label, change, field, message):
+    change = dict(change)
+    guests = change.pop("guests", ())
+    html = client.post("/register", data=form_data(csrf_token(client), guests=guests, **change)).get_data(as_text=True)
+    assert "Please correct the fields marked below." in html
+    assert re.search(message, errors_of(html, field), flags=re.I)
+
+
+def test_check_registration_names_every_problem_of_every_person(settings):
+    from registration.services import HealthInput, PersonInput, check_registration
+
+    host = PersonInput(first_name="=Bob 😀", last_name="", email="bob@example.org", type_name="full")
+    guests = [(PersonInput(first_name="Ann", last_name="Lee", email="BOB@example.org", type_name="guest"),
+               HealthInput(None)),
+              (PersonInput(first_name="Cy", last_name="+1", email="", type_name="full"), HealthInput("vaccinated"))]
+    problems = check_registration(host, settings=settings, health=HealthInput("vaccinated"), guests=guests)
+    assert [(p.code, p.extra["field"]) for p in problems] == [
+        ("invalid_field", "first_name"), ("invalid_field", "last_name"),
+        ("invalid_field", "guests-0-health_method"), ("duplicate_email", "guests-0-email"),
+        ("invalid_field", "guests-1-last_name"), ("invalid_field", "guests-1-registration_type"),
+    ]
+
+
+
+def test_a_guests_code_mailed_to_the_host_names_the_guest(client, tmp_path):
+    client.post("/register", data=form_data(csrf_token(client), guests=GUESTS))
+    seen = sorted((m["To"], m["Subject"], m.get_body(("plain",)).get_content().splitlines()[0])
+                  for m in read_outbox(tmp_path / "outbox"))
+    assert seen == [
+        ("grace@example.org", "Your badge QR code for Annual Conference and Expo", "Hello Grace,"),
+        ("grace@example.org", "Zoë's badge QR code for Annual Conference and Expo",
+         "Hello Grace, this is the badge QR code of your guest Zoë Ångström."),
+        ("vincent@example.org", "Your badge QR code for Annual Conference and Expo", "Hello Vincent,"),
+    ]
+    html = next(m for m in read_outbox(tmp_path / "outbox") if m["Subject"].startswith("Zoë"))
+    assert "your guest Zoë Ångström" in html.get_body(("html",)).get_content()

@@ -163,3 +163,85 @@ def test_the_storage_unavailable_page_is_in_spanish(spanish, app):
     assert "unavailable" not in html
     fresh_browser()
     assert "No encontrado" in text_of(client.get("/no-such-page").get_data(as_text=True))
+
+
+def _manage_link(tmp_path) -> str:
+    message = next(m for m in read_outbox(tmp_path / "outbox") if m["To"] == "mj@example.org")
+    return re.search(r"http://lanyard\.test(/r/\S+)", message.get_body(("plain",)).get_content()).group(1)
+
+
+@pytest.mark.parametrize("before", ["", "/register?lang=en"])
+def test_the_manage_link_opens_in_the_registrants_language_whatever_the_browser_chose(spanish, app, tmp_path,
+                                                                                      before):
+    _register(spanish())
+    fresh_browser()
+    english = app.test_client()  # another browser, in English (by its preference or by an earlier choice)
+    if before:
+        english.get(before)
+    fresh_browser()
+    assert english.get(_manage_link(tmp_path), headers={"Accept-Language": "en"}).status_code == 303
+    fresh_browser()
+    html = english.get("/manage", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Su inscripción" in text_of(html) and "Your registration" not in text_of(html)
+    fresh_browser()
+    english.post("/manage", data={"name-csrf_token": token_of(html, "name-"), "name-badge_name": "MJ",
+                                  "name-save": "Guardar"})
+    fresh_browser()
+    page = text_of(english.get("/manage").get_data(as_text=True))
+    assert "Guardado. Su gafete dirá «MJ»." in page and "Saved." not in page
+
+
+def test_a_language_chosen_on_the_manage_link_wins(spanish, app, tmp_path):
+    _register(spanish())
+    fresh_browser()
+    english = app.test_client()
+    assert english.get(_manage_link(tmp_path) + "?lang=en").status_code == 303
+    fresh_browser()
+    assert "Your registration" in text_of(english.get("/manage").get_data(as_text=True))
+
+
+@pytest.mark.parametrize("guest, field", [
+    ({"guests-0-first_name": "", "guests-0-last_name": "Núñez", "guests-0-health_method": "vaccinated"}, "first_name"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "", "guests-0-health_method": "vaccinated"}, "last_name"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "Núñez"}, "health_method"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "Núñez", "guests-0-health_method": "x"}, "health_method"),
+    ({"guests-0-first_name": "Zoë", "guests-0-last_name": "Núñez", "guests-0-email": "x" * 300 + "@example.org",
+      "guests-0-health_method": "vaccinated"}, "email"),
+])
+def test_guest_field_errors_are_spanish(spanish, guest, field):
+    client = spanish()
+    token = token_of(client.get("/register").get_data(as_text=True))
+    data = {"csrf_token": token, "first_name": "María", "last_name": "Ruiz", "email": "mr@example.org",
+            "health_method": "vaccinated", "submit": "Inscribirse", **guest}
+    response = client.post("/register", data=data)
+    assert response.status_code in (400, 422)
+    section = text_of(response.get_data(as_text=True).split('class="guest"', 1)[1])
+    assert not re.search(r"This field|Not a valid|too long|Invalid", section), section
+    assert re.search(r"obligatorio|válid|largo", section), section
+
+
+def test_the_guest_health_answers_speak_of_the_guest(spanish, app):
+    fresh_browser()
+    english = app.test_client()
+    english.get("/register?lang=en")
+    for client, guest_answer, own_answer in (
+        (english, "They are vaccinated and will show proof", "I am vaccinated and will show proof"),
+        (spanish(), "Está vacunado/a y mostrará el comprobante", "Estoy vacunado/a y mostraré el comprobante"),
+    ):
+        fresh_browser()
+        token = token_of(client.get("/register").get_data(as_text=True))
+        fresh_browser()
+        html = client.post("/register", data={"csrf_token": token, "add_guest": "1"}).get_data(as_text=True)
+        you, guest = html.split('class="guest"', 1)
+        assert own_answer in you and guest_answer in guest and own_answer not in guest
+
+
+def test_a_guests_code_mailed_to_the_host_names_the_guest_in_spanish(spanish, tmp_path):
+    _register(spanish())
+    seen = sorted((m["Subject"], m.get_body(("plain",)).get_content().splitlines()[0])
+                  for m in read_outbox(tmp_path / "outbox"))
+    assert seen == [
+        ("Código QR para el gafete de Zoë en Annual Conference and Expo",
+         "Hola, María José: este es el código QR para el gafete de su invitado/a Zoë Núñez."),
+        ("Su código QR para el gafete de Annual Conference and Expo", "Hola, María José:"),
+    ]
