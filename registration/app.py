@@ -167,6 +167,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     from .checkin import models as _checkin_models  # noqa: F401
     from .printing import models as _printing_models  # noqa: F401
     from .desk import models as _desk_models  # noqa: F401
+    from .door import models as _door_models  # noqa: F401
 
     _register_blueprints(app)
     from . import cli
