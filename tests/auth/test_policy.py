@@ -245,6 +245,12 @@ KEY_EXPECTATIONS = [
     ("door_token", "GET", "/api/v1/registrations/{registration_id}", None, (403, "forbidden")),
     ("door_token", "POST", "/api/v1/registrations/{registration_id}/badges", {"reason": "lost"}, (403, "forbidden")),
     ("door_session", "GET", "/kiosk/", None, NOT_ENROLLED),
+    # the door page: door staff, registrars and admins; nobody else (its service worker holds nothing personal)
+    ("door_session", "GET", "/door/", None, 200),
+    ("registrar_session", "GET", "/door/", None, 200),
+    ("anonymous", "GET", "/door/", None, LOGIN),
+    ("kiosk_browser", "GET", "/door/", None, LOGIN),
+    ("anonymous", "GET", "/door/sw.js", None, 200),
     # a kiosk gets nothing personal
     ("kiosk_token", "GET", "/api/v1/registrations?q=Ada", None, (401, "unauthorized")),
     ("kiosk_token", "GET", "/api/v1/registrations/{registration_id}", None, (401, "unauthorized")),

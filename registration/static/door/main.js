@@ -44,6 +44,10 @@ function areaOf(name) { return AREAS.find((area) => area.name === name); }
 
 function render() {
   const area = sync.copy && sync.copy.area;
+  // The network state, for tests and measurements: what the line below says, in no language.
+  root.dataset.network = sync.offline ? "offline" : "online";
+  root.dataset.copy = sync.copy && sync.copy.badges ? "ready" : "none";
+  root.dataset.queued = String(sync.queuedCount);
   screens.setOccupancy(area, sync.occupancy);
   screens.setNetwork({
     offlineSince: sync.offline ? (sync.offlineSince || new Date()) : null, queued: sync.queuedCount,

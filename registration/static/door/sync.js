@@ -11,6 +11,14 @@ import * as store from "./store.js";
 /** A snapshot can be a few MB for a large event: it gets longer than a scan to arrive. */
 const SNAPSHOT_TIMEOUT_MS = 20000;
 
+/** Where "offline since" survives a reload of the page while the network is down. */
+const OFFLINE_SINCE = "lanyard-door-offline-since";
+
+function remembered() {
+  const since = new Date(sessionStorage.getItem(OFFLINE_SINCE) || "");
+  return Number.isNaN(since.getTime()) ? null : since;
+}
+
 /** How a scan changes the number of people inside: +1 for an admitted entry, -1 for an exit. */
 function delta(body) {
   const result = body.offline_result || body.result;
@@ -24,7 +32,7 @@ export class Sync {
     Object.assign(this, { scanUrl, snapshotUrl, periodMs, timeoutMs, offlineEnabled: offline, onChange });
     this.area = null;
     this.copy = null;
-    this.offlineSince = navigator.onLine ? null : new Date();
+    this.offlineSince = navigator.onLine ? null : remembered() || new Date();
     this.queuedCount = 0;
     this.pendingDelta = 0;  // people in (+) and out (-) by queued scans, not yet in the server's count
     this.running = null;
@@ -56,11 +64,15 @@ export class Sync {
   }
 
   wentOffline() {
-    if (this.offlineSince === null) this.offlineSince = new Date();
+    if (this.offlineSince === null) {
+      this.offlineSince = new Date();
+      sessionStorage.setItem(OFFLINE_SINCE, this.offlineSince.toISOString());
+    }
     this.onChange();
   }
 
   wentOnline() {
+    sessionStorage.removeItem(OFFLINE_SINCE);
     if (this.offlineSince !== null) {
       this.offlineSince = null;
       this.onChange();
