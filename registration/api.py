@@ -12,6 +12,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 STATUS = {
     "code_malformed": 400,
     "invalid_field": 400,
+    "unknown_area": 400,
     "nonce_invalid": 400,
     "nonce_reused": 409,
     "enrolment_invalid": 404,

@@ -229,7 +229,7 @@ def _register_blueprints(app: Flask) -> None:
     from . import auth, views
     from .api import bp as api_bp
     from .desk import api as desk_api, views as desk_views
-    from .door import views as door_views
+    from .door import api as door_api, views as door_views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
@@ -240,6 +240,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(desk_views.admin_bp)
     app.register_blueprint(desk_api.bp)
     app.register_blueprint(door_views.bp)
+    app.register_blueprint(door_api.bp)
     auth.init_app(app)
 
 

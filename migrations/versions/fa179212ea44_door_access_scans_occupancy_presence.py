@@ -57,6 +57,7 @@ def upgrade():
     sa.Column('offline', sa.Boolean(), nullable=False),
     sa.Column('offline_result', sa.String(length=8), nullable=True),
     sa.Column('conflict', sa.String(length=32), nullable=True),
+    sa.Column('counted', sa.Boolean(), nullable=False),
     sa.Column('scanned_at', registration.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('received_at', registration.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('nonce', sa.String(length=64), nullable=False),

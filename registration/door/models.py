@@ -41,6 +41,8 @@ class AccessScan(db.Model):
     offline: Mapped[bool] = mapped_column(default=False)
     offline_result: Mapped[str | None] = mapped_column(sa.String(8))  # what the door decided on its own
     conflict: Mapped[str | None] = mapped_column(sa.String(32))
+    # Whether the scan moved the area's occupancy: an admitted scan, or one a door admitted offline.
+    counted: Mapped[bool] = mapped_column(default=False)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     nonce: Mapped[str] = mapped_column(sa.String(64))

@@ -50,6 +50,7 @@ def _messages() -> dict[str, str]:
         "camera_on": _("Stop the camera"),
         "camera_off": _("Use the camera"),
         "pass": _("Pass: {pass}"),
+        "replaced_by": _("The current badge is #{serial}."),
         "unknown_admitted": _("Not in this device's copy (printed after the last update): admitted by policy"),
         # Reasons, in plain words; the codes are the closed list of the door API.
         "code_malformed": _("This is not a badge code."),

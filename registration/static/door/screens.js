@@ -73,7 +73,10 @@ export function showResult(answer, { direction, offline }) {
   const person = answer.attendee;
   fill("result-name", person ? person.badge_name : "");
   fill("result-pass", person && person.pass_label ? t("pass", { pass: person.pass_label }) : "");
-  const reason = admit ? "" : t(has(answer.reason) ? answer.reason : "other");
+  let reason = admit ? "" : t(has(answer.reason) ? answer.reason : "other");
+  if (answer.reason === "badge_void" && answer.replaced_by_serial) {
+    reason += ` ${t("replaced_by", { serial: answer.replaced_by_serial })}`;
+  }
   fill("result-reason", reason);
   fill("result-note", admit && answer.unknown ? t("unknown_admitted") : "");
   announce([title, $("result-name").textContent, $("result-pass").textContent, reason, $("result-note").textContent]
