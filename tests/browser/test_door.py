@@ -331,3 +331,54 @@ def test_an_offline_decision_over_a_copy_of_50000_badges_takes_under_50_ms(door_
           f"{stored_s:.2f} s; reload offline to copy loaded {loaded_s:.2f} s; offline decisions (ms): "
           f"median {sorted(timings)[len(timings) // 2]:.2f}, max {max(timings):.2f}")
     assert max(timings) < OFFLINE_DECISION_MS
+
+
+def _qr_video(path, text: str) -> None:
+    """A short Y4M video of ``text`` as a QR code on white: Chromium's fake camera plays it in a loop."""
+    import qrcode
+    from PIL import Image
+
+    width, height = 640, 480
+    qr = qrcode.QRCode(border=4, box_size=10)
+    qr.add_data(text)
+    symbol = qr.make_image().get_image().convert("L")
+    frame = Image.new("L", (width, height), 255)
+    frame.paste(symbol, ((width - symbol.width) // 2, (height - symbol.height) // 2))
+    chroma = bytes([128]) * (width // 2 * height // 2 * 2)
+    with open(path, "wb") as video:
+        video.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(10):
+            video.write(b"FRAME\n" + frame.tobytes() + chroma)
+
+
+def test_the_camera_reads_a_badge_with_the_vendored_decoder(browser, live_server, make_staff, make_registration,
+                                                           issue_badge, tmp_path, page_problems):
+    """Chromium on Linux has no BarcodeDetector: the page falls back to the vendored jsQR, fed by a fake camera."""
+    from .conftest import CHROMIUM, CHROMIUM_ARGS
+
+    person = make_registration(first_name="Ada", last_name="Lovelace", badge_name="Ada L.")[0]
+    code = issue_badge(person.registration)
+    video = tmp_path / "badge.y4m"
+    _qr_video(video, code)
+    make_staff("door@example.org", role="door")
+    with_camera = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=[
+        *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = with_camera.new_context(locale="en-US", timezone_id="America/Los_Angeles", permissions=["camera"])
+        page = context.new_page()
+        page_problems.watch(page)
+        page.goto(f"{live_server}/door/")
+        sign_in(page, "door@example.org", STAFF_PASSWORD)
+        expect(page.locator("#door")).to_have_attribute("data-state", "setup")
+        set_up(page)
+        assert page.evaluate("() => 'BarcodeDetector' in window") is False
+        page.get_by_role("button", name="Use the camera").click()
+        expect(page.locator("#door")).to_have_attribute("data-state", "admit")
+        expect(page.locator("#result-name")).to_have_text("Ada L.")
+        expect(page.get_by_role("button", name="Stop the camera")).to_be_visible()
+        page.get_by_role("button", name="Stop the camera").click()
+        expect(page.locator("#camera-video")).to_be_hidden()
+        expect(page.locator("#scan-input")).to_be_focused()
+    finally:
+        with_camera.close()
