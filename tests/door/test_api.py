@@ -270,7 +270,7 @@ def test_the_desk_lists_conflicts_in_english_and_spanish(app, post, make_badge, 
     assert "Admitted offline with a void badge" in page and "Lost Badge Person" in page and "Hall B north" in page
     assert 'href="/desk/conflicts"' in client.get("/desk/").get_data(as_text=True)
     spanish = client.get("/desk/conflicts?lang=es").get_data(as_text=True)
-    assert "Admitido sin conexión con una credencial anulada" in spanish and "Sala de exposición" in spanish
+    assert "Admitido sin conexión con un gafete anulado" in spanish and "Sala de exposición" in spanish
 
 
 def test_door_staff_do_not_see_the_conflict_page(app, make_door_user):
