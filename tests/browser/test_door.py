@@ -207,8 +207,11 @@ def test_offline_the_door_decides_from_its_copy_queues_and_uploads_exactly_once(
     desk.goto(f"{live_server}/login")
     sign_in(desk, registrar.email, STAFF_PASSWORD)
     expect(desk).to_have_url(f"{live_server}/desk/")
-    listed = desk.request.get(f"{live_server}/api/v1/door/conflicts").json()["conflicts"]
-    assert [(c["conflict"], c["badge_name"]) for c in listed] == [("admitted_void", grace.registration.badge_name)]
+    desk.get_by_role("link", name="Door conflicts").click()
+    expect(desk).to_have_url(f"{live_server}/desk/conflicts")
+    expect(desk.locator("main")).to_contain_text(grace.registration.badge_name)
+    expect(desk.locator("main")).to_contain_text("Admitted offline with a void badge")
+    expect(desk.locator("main")).to_contain_text("Hall B north")
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
