@@ -59,11 +59,18 @@ def door_page(live_server, browser, make_staff, page_problems):
         expect(page.locator("#password")).to_be_visible()  # signed out: the sign-in page, then back to the door
         sign_in(page, "door@example.org", STAFF_PASSWORD)
         expect(page.locator("#door")).to_have_attribute("data-state", "setup")
+        worker_ready(page)
         return page
 
     yield open_
     for context in contexts:
         context.close()
+
+
+def worker_ready(page) -> None:
+    """Until the service worker has stored the page's shell and controls the page (and no shell file is still on
+    its way: a test that ended then would cut the server off mid-file)."""
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 
 def set_up(page, area: str = "breakouts", door: str = "Hall B north") -> None:
@@ -85,7 +92,7 @@ def decide(page, code: str, state: str):
 def wait_for_copy(page) -> None:
     """Until the page holds its copy of the badge list and the service worker controls it (offline-ready)."""
     expect(page.locator("#door")).to_have_attribute("data-copy", "ready")
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    worker_ready(page)
 
 
 def scans(fresh, **where) -> int:
@@ -374,6 +381,7 @@ def test_the_camera_reads_a_badge_with_the_vendored_decoder(browser, live_server
         page.goto(f"{live_server}/door/")
         sign_in(page, "door@example.org", STAFF_PASSWORD)
         expect(page.locator("#door")).to_have_attribute("data-state", "setup")
+        worker_ready(page)
         set_up(page)
         assert page.evaluate("() => 'BarcodeDetector' in window") is False
         page.get_by_role("button", name="Use the camera").click()

@@ -61,17 +61,18 @@ function attendeeOf(entry) {
 export async function decide(copy, raw, { direction, now, timeZone, local }) {
   const code = canonical(raw);
   if (!code) return { result: "deny", reason: "code_malformed", attendee: null, digest: null };
-  if (code.kind === "registration") return { result: "deny", reason: "wrong_code_kind", attendee: null, digest: null };
-  if (code.kind !== "badge") return { result: "deny", reason: "code_unknown", attendee: null, digest: null };
+  // The email's registration code, or any other kind of Lanyard code: not a badge.
+  if (code.kind !== "badge") return { result: "deny", reason: "wrong_code_kind", attendee: null, digest: null };
   const digest = await digestOf(code.text);
   const deny = (reason, entry) => ({ result: "deny", reason, attendee: attendeeOf(entry), digest });
   if (copy.void.has(digest)) return deny("badge_void");
   const entry = copy.badges.get(digest);
-  if (direction === "out") return { result: "admit", reason: null, attendee: attendeeOf(entry), digest };
   if (!entry) {
     if (copy.offline_unknown === "admit") return { result: "admit", reason: null, attendee: null, digest, unknown: true };
     return deny("code_unknown");
   }
+  // On the way out only a bad badge is refused: the room's rules apply on the way in.
+  if (direction === "out") return { result: "admit", reason: null, attendee: attendeeOf(entry), digest };
   if (!entry.admits) return deny("area_denied", entry);
   if (!entry.cleared || (entry.cleared_until && Date.parse(entry.cleared_until) <= now)) {
     return deny("health_not_cleared", entry);
