@@ -114,7 +114,7 @@ function onCode(code) {
   feedback.unlock();
   if (!machine.scanning) return;
   // One scan at a time, in the order they came: a second badge waits for the first one's answer.
-  scanning = scanning.then(() => check(code)).catch(() => {});
+  scanning = scanning.then(() => check(code));
 }
 
 async function check(code) {
@@ -122,6 +122,16 @@ async function check(code) {
   clearTimeout(resultTimer);
   machine.go("checking");
   screens.showChecking();
+  try {
+    await decideScan(code, started);
+  } catch (error) {
+    // Never stuck on "Checking…": a scan that could not be decided says so, and the next one is welcome.
+    if (machine.state === "checking") finish(started, "no_answer");
+    console.error(error);
+  }
+}
+
+async function decideScan(code, started) {
   const body = { code, area: place.area, nonce: newNonce(), direction, door: place.door };
   let answer = null;
   let offline = false;
