@@ -456,17 +456,20 @@ def build_snapshot(event: Event | EventRef, *, area: object, since: object = Non
     passes = {name: (rtype.label, area_settings.name in rtype.access_areas)
               for name, rtype in settings.registration_types.items()}
     badges, void = [], []
-    for digest, badge_status, registration_status, badge_name, type_name, method, state, taken, expires in \
+    verdicts: dict[tuple, tuple[str | None, bool]] = {}  # most people share a few health states: decide each once
+    for digest, badge_status, registration_status, badge_name, type_name, *health in \
             _snapshot_rows(event.id, since_at):
         if badge_status != "valid" or registration_status != "confirmed":
             void.append(digest)
             continue
-        clearance = assess_clearance(_HealthRow(method, state, taken, expires) if method is not None else None,
-                                     policy, now)
+        key = tuple(health)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            clearance = assess_clearance(_HealthRow(*health) if health[0] is not None else None, policy, now)
+            verdict = verdicts[key] = (_iso(clearance.expires_at) if clearance.cleared else None, clearance.cleared)
         label, admits = passes.get(type_name, (type_name, False))
         badges.append({"digest": digest, "badge_name": badge_name, "pass": type_name, "pass_label": label,
-                       "admits": admits, "cleared_until": _iso(clearance.expires_at) if clearance.cleared else None,
-                       "cleared": clearance.cleared})
+                       "admits": admits, "cleared_until": verdict[0], "cleared": verdict[1]})
     return {
         "area": {"name": area_settings.name, "label": area_settings.label, "label_es": area_settings.label_es,
                  "capacity": area_settings.capacity, "occupancy": _occupancy_now(event.id, area_settings.name),
