@@ -429,3 +429,55 @@ def test_admit_and_deny_sound_and_vibrate_differently_and_the_door_is_ready_at_o
     ]
     print(f"\nonline scan to result in Chromium (ms): {', '.join(f'{ms:.1f}' for ms in online_ms)}")
     assert max(online_ms) < 1000
+
+
+def test_a_server_that_stops_answering_while_the_wifi_is_up_is_offline_too(door_page, make_registration,
+                                                                          issue_badge, fresh, page_problems):
+    """The venue's usual failure: the device keeps its Wi-Fi (navigator.onLine stays true), the server is gone."""
+    person = make_registration(first_name="Ada", last_name="Lovelace")[0]
+    code = issue_badge(person.registration)
+    page = door_page()
+    set_up(page)
+    wait_for_copy(page)
+    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+
+    result = decide(page, code, "admit")
+    expect(result).to_have_class("result is-admit is-offline")
+    assert page.evaluate("() => navigator.onLine") is True
+    expect(page.locator("#door")).to_have_attribute("data-network", "offline")
+    expect(page.locator("#network")).to_contain_text("Offline since")
+    expect(page.locator("#door")).to_have_attribute("data-queued", "1")
+    # Offline, the next scan does not wait for the server first: it is decided from the copy at once.
+    decide(page, code, "admit")
+    assert float(page.locator("#door").get_attribute("data-decision-ms")) < OFFLINE_DECISION_MS
+    assert scans(fresh) == 0
+
+    page.unroute("**/api/v1/**")
+    expect(page.locator("#door")).to_have_attribute("data-network", "online")
+    expect(page.locator("#door")).to_have_attribute("data-queued", "0")
+    assert scans(fresh, offline=True) == 2
+    # Chromium logs each refused request; those were this test's doing.
+    page_problems.errors[:] = [error for error in page_problems.errors if "ERR_CONNECTION_REFUSED" not in error]
+
+
+STORED_COUNTS = """async () => await new Promise((resolve) => {
+    const open = indexedDB.open("lanyard-door");
+    open.onsuccess = () => {
+        const tx = open.result.transaction(["areas", "badges"]);
+        const areas = tx.objectStore("areas").count();
+        const badges = tx.objectStore("badges").count();
+        tx.oncomplete = () => resolve([areas.result, badges.result]);
+    };
+})"""
+
+
+def test_signing_out_forgets_the_copy_and_the_door(door_page, live_server, make_registration, issue_badge):
+    issue_badge(make_registration(first_name="Ada", last_name="Lovelace")[0].registration)
+    page = door_page()
+    set_up(page)
+    wait_for_copy(page)
+    assert page.evaluate(STORED_COUNTS) == [1, 1]  # the area's record and the one badge
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{live_server}/login")
+    assert page.evaluate(STORED_COUNTS) == [0, 0]
+    assert page.evaluate("() => localStorage.getItem('lanyard-door')") is None

@@ -231,10 +231,14 @@ function stopCamera() {
 
 /* ---------- wiring ---------- */
 
-function signOut() {
-  // A shared device keeps no badge list after its door person signs out (queued scans stay to upload).
-  if (OFFLINE) store.clearCopies().catch(() => {});
+async function signOut(event) {
+  // A shared device keeps no badge list after its door person signs out (queued scans stay to upload); the
+  // form is sent once the copy is gone, so leaving the page cannot cut the deletion short.
+  event.preventDefault();
+  const form = event.currentTarget;
+  if (OFFLINE) await store.clearCopies().catch(() => {});
   localStorage.removeItem(SETUP_KEY);
+  form.submit();
 }
 
 function registerServiceWorker() {
