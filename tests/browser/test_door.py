@@ -463,10 +463,10 @@ def test_a_server_that_stops_answering_while_the_wifi_is_up_is_offline_too(door_
 STORED_COUNTS = """async () => await new Promise((resolve) => {
     const open = indexedDB.open("lanyard-door");
     open.onsuccess = () => {
-        const tx = open.result.transaction(["areas", "badges"]);
+        const tx = open.result.transaction(["areas", "chunks"]);
         const areas = tx.objectStore("areas").count();
-        const badges = tx.objectStore("badges").count();
-        tx.oncomplete = () => resolve([areas.result, badges.result]);
+        const chunks = tx.objectStore("chunks").count();
+        tx.oncomplete = () => resolve([areas.result, chunks.result]);
     };
 })"""
 
@@ -476,7 +476,7 @@ def test_signing_out_forgets_the_copy_and_the_door(door_page, live_server, make_
     page = door_page()
     set_up(page)
     wait_for_copy(page)
-    assert page.evaluate(STORED_COUNTS) == [1, 1]  # the area's record and the one badge
+    assert page.evaluate(STORED_COUNTS) == [1, 1]  # the area's record and the full copy's one chunk
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{live_server}/login")
     assert page.evaluate(STORED_COUNTS) == [0, 0]
