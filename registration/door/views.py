@@ -94,7 +94,7 @@ def _pass_labels() -> dict[str, str]:
 def index():
     """The door page: choose the area and the door, then scan."""
     return render_template("door/index.html", messages=_messages(), areas=_areas(), pass_labels=_pass_labels(),
-                           door=g.settings.door, shell_version=_shell_version(SHELL_FILES))
+                           door=g.settings.door)
 
 
 @bp.route("/sw.js")

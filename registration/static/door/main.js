@@ -134,7 +134,6 @@ async function check(code) {
 async function decideScan(code, started) {
   const body = { code, area: place.area, nonce: newNonce(), direction, door: place.door };
   let answer = null;
-  let offline = false;
   if (!sync.offline) {
     try {
       const reply = await request("POST", cfg.scanUrl, { body, timeoutMs: Number(cfg.offlineAfterMs) });
@@ -152,14 +151,12 @@ async function decideScan(code, started) {
   }
   if (!answer) {
     if (!OFFLINE || !sync.copy || !sync.copy.badges) { finish(started, OFFLINE ? "no_copy" : "no_answer"); return; }
-    offline = true;
     const decidedAt = new Date();
     answer = await decide(sync.copy, code, {
       direction, now: decidedAt.getTime(), timeZone: cfg.timezone,
       local: { occupancy: sync.occupancy, inside },
     });
-    const decisionMs = performance.now() - started;
-    show(answer, offline, decisionMs);
+    show(answer, true, performance.now() - started);
     if (answer.result === "admit" && answer.digest) {
       if (direction === "in") inside.add(answer.digest); else inside.delete(answer.digest);
     }
@@ -167,7 +164,7 @@ async function decideScan(code, started) {
     render();
     return;
   }
-  show(answer, offline, performance.now() - started);
+  show(answer, false, performance.now() - started);
   render();
 }
 
