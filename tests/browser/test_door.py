@@ -491,3 +491,6 @@ def test_signing_out_forgets_the_copy_and_the_door(door_page, live_server, make_
     expect(page).to_have_url(f"{live_server}/login")
     assert page.evaluate(STORED_COUNTS) == [0, 0]
     assert page.evaluate("() => localStorage.getItem('lanyard-door')") is None
+    # The service worker still controls /door/, but hands over the server's answer: sign in first.
+    page.goto(f"{live_server}/door/")
+    expect(page.locator("#password")).to_be_visible()
