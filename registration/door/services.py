@@ -26,7 +26,7 @@ from ..codes import digests_match, parse_code
 from ..errors import LanyardError
 from ..extensions import db
 from ..health import assess_clearance
-from ..models import Event, HealthRecord, Registration, utcnow
+from ..models import Event, HealthRecord, Registration, StaffUser, utcnow
 from ..printing.models import Badge
 from ..settings import AreaSettings, Settings
 from .models import AccessScan, AreaOccupancy, AreaPresence
@@ -230,6 +230,16 @@ def _move(statement, event_id: int, area: str, **params) -> int | None:
     return moved
 
 
+@dataclass(frozen=True)
+class _HealthRow:
+    """The health columns the clearance policy reads."""
+
+    method: str
+    state: str
+    test_taken_at: datetime | None
+    expires_at: datetime | None
+
+
 def _decide(event_id: int, code: object, area: AreaSettings, direction: str, at: datetime, *,
             settings: Settings, check_capacity: bool) -> _Decision:
     """The server's decision, in the documented order, before anything is written."""
@@ -270,16 +280,6 @@ def _decide(event_id: int, code: object, area: AreaSettings, direction: str, at:
     if not assess_clearance(_HealthRow(*health) if health[0] is not None else None, settings.health, at).cleared:
         return _Decision("deny", "health_not_cleared", **known)
     return _Decision("admit", None, **known)
-
-
-@dataclass(frozen=True)
-class _HealthRow:
-    """The health columns the clearance policy reads."""
-
-    method: str
-    state: str
-    test_taken_at: datetime | None
-    expires_at: datetime | None
 
 
 def _enter(event_id: int, area: AreaSettings, decision: _Decision, *, enforce: bool) -> tuple[_Decision, int | None]:
@@ -515,8 +515,6 @@ class Conflict:
 
 def list_conflicts(event: Event | EventRef, *, limit: int = 200) -> list[Conflict]:
     """The event's door conflicts, newest first (at most ``limit``)."""
-    from ..models import StaffUser
-
     staff = StaffUser.__table__
     rows = _conn().execute(
         sa.select(_scans.c.id, _scans.c.conflict, _scans.c.area, _scans.c.door, _scans.c.direction,

@@ -9,7 +9,6 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 
 from registration.codes import new_code
 from registration.door.models import AccessScan

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 
 from registration.codes import new_code
 from registration.door.models import AccessScan, AreaOccupancy
-from registration.door.services import (CONFLICT_CODES, REASONS, build_snapshot, decode_cursor, list_conflicts,
-                                        record_scan)
+from registration.door.services import CONFLICT_CODES, REASONS, build_snapshot, decode_cursor, list_conflicts
 from registration.errors import CODES, LanyardError
 from registration.extensions import db
 from registration.models import AuditEvent, Event, HealthRecord, Registration
