@@ -141,6 +141,26 @@ def test_a_scan_by_keystrokes_admits_a_full_attendee_and_denies_a_guest_at_break
     expect(page.locator("#scan-input")).to_be_focused()
 
 
+def test_two_badges_scanned_back_to_back_are_both_decided_in_order(door_page, make_registration, issue_badge,
+                                                                   fresh):
+    host, guest = make_registration(first_name="Ada", last_name="Lovelace",
+                                    guests=[{"first_name": "Byron", "last_name": "King"}])
+    host_code, guest_code = issue_badge(host.registration), issue_badge(guest.registration)
+    page = door_page()
+    set_up(page)
+    decided = page.evaluate_handle("""() => {
+        const seen = [];
+        document.addEventListener("door:decided", (event) => seen.push(event.detail.result));
+        return seen;
+    }""")
+    scan(page, host_code)
+    scan(page, guest_code)  # before the first answer is on screen
+    expect(page.locator("#door")).to_have_attribute("data-state", "deny")
+    page.wait_for_function("(seen) => seen.length === 2", arg=decided)
+    assert decided.json_value() == ["admit", "deny"]
+    assert scans(fresh) == 2
+
+
 def test_the_door_remembers_its_area_and_name_and_leaving_is_counted(door_page, make_registration, issue_badge,
                                                                       fresh):
     person = make_registration(first_name="Grace", last_name="Hopper")[0]

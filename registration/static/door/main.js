@@ -112,12 +112,14 @@ function passLabel(attendee) {
 
 function onCode(code) {
   feedback.unlock();
-  if (!machine.scanning) return;
-  // One scan at a time, in the order they came: a second badge waits for the first one's answer.
+  if (!place || machine.state === "setup" || machine.state === "loading") return;
+  // One scan at a time, in the order they came: a badge scanned while the one before is still being checked
+  // waits for that answer, then gets its own.
   scanning = scanning.then(() => check(code));
 }
 
 async function check(code) {
+  if (!machine.can("checking")) return;  // the door person went to set-up meanwhile: a new area, a new scan
   const started = performance.now();
   clearTimeout(resultTimer);
   machine.go("checking");
