@@ -514,3 +514,20 @@ def test_signing_out_forgets_the_copy_and_the_door(door_page, live_server, make_
     # The service worker still controls /door/, but hands over the server's answer: sign in first.
     page.goto(f"{live_server}/door/")
     expect(page.locator("#password")).to_be_visible()
+
+
+def test_a_door_signed_out_elsewhere_says_so_before_the_next_scan(door_page, make_registration, issue_badge):
+    from registration.models import StaffUser
+
+    code = issue_badge(make_registration(first_name="Ada", last_name="Lovelace")[0].registration)
+    page = door_page()
+    set_up(page)
+    wait_for_copy(page)
+    # Signed out on another device (as /logout does): this browser's session cookie stops working.
+    user = db.session.execute(sa.select(StaffUser).filter_by(email="door@example.org")).scalar_one()
+    user.session_generation += 1
+    db.session.commit()
+    expect(page.locator("#network")).to_contain_text("You were signed out. Sign in again to keep scanning.")
+    scan(page, code)
+    expect(page.locator("#door")).to_have_attribute("data-state", "error")
+    expect(page.locator("#result-title")).to_have_text("You were signed out. Sign in again to keep scanning.")

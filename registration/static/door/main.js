@@ -52,7 +52,8 @@ function render() {
   screens.setNetwork({
     offlineSince: sync.offline ? (sync.offlineSince || new Date()) : null, queued: sync.queuedCount,
     copyAt: sync.copy && sync.copy.generated_at, hasCopy: !!(sync.copy && sync.copy.badges),
-    offlineEnabled: OFFLINE, language: cfg.language, timeZone: cfg.timezone,
+    offlineEnabled: OFFLINE, signedOut: !!(sync.lastRefusal && sync.lastRefusal.status === 401),
+    language: cfg.language, timeZone: cfg.timezone,
   });
 }
 

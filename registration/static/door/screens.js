@@ -32,9 +32,9 @@ export function setOccupancy(area, occupancy) {
 }
 
 /** The network line: online, or offline since when, with the scans waiting to upload and the copy's age. */
-export function setNetwork({ offlineSince, queued, copyAt, hasCopy, offlineEnabled, language, timeZone }) {
+export function setNetwork({ offlineSince, queued, copyAt, hasCopy, offlineEnabled, signedOut, language, timeZone }) {
   const line = $("network");
-  const parts = [];
+  const parts = signedOut ? [t("signed_out")] : [];
   if (offlineSince) {
     parts.push(t("offline_since", { time: clock(offlineSince, language, timeZone) }));
     if (offlineEnabled && !hasCopy) parts.push(t("no_copy"));
@@ -47,7 +47,7 @@ export function setNetwork({ offlineSince, queued, copyAt, hasCopy, offlineEnabl
     if (!Number.isNaN(at.getTime())) parts.push(t("copy_age", { time: clock(at, language, timeZone) }));
   }
   line.textContent = parts.join(" · ");
-  line.classList.toggle("is-offline", !!offlineSince);
+  line.classList.toggle("is-offline", !!offlineSince || !!signedOut);
 }
 
 function fill(id, text) { $(id).textContent = text || ""; }

@@ -111,7 +111,9 @@ export class Sync {
       await store.dequeue(seq);
       this.queuedCount = Math.max(0, this.queuedCount - 1);
       if (body.area === this.area) this.pendingDelta -= delta(body);
-      if (answer.status === 200 && answer.data.area) this.setOccupancy(answer.data.area.occupancy);
+      if (answer.status === 200 && answer.data.area && body.area === this.area) {
+        this.setOccupancy(answer.data.area.occupancy);
+      }
       this.onChange();
     }
     this.queuedCount = (await store.queued()).length;
