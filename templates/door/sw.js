@@ -7,8 +7,22 @@ const SHELL = {{ shell|tojson }};
 const CACHE = "lanyard-door-" + VERSION;
 const PAGE = SHELL[0];
 
+/** The shell's files, and the page itself only as a signed-in user gets it: a worker updated while the browser
+ *  is signed out keeps the page it had (the sign-in page must never stand in for the door page offline). */
+async function precache() {
+  const cache = await caches.open(CACHE);
+  await cache.addAll(SHELL.slice(1));
+  const page = await fetch(PAGE, { credentials: "same-origin", cache: "no-store" }).catch(() => null);
+  if (page && page.ok && !page.redirected) {
+    await cache.put(PAGE, page);
+    return;
+  }
+  const previous = await caches.match(PAGE);
+  if (previous) await cache.put(PAGE, previous);
+}
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(precache().then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
