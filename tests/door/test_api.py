@@ -277,3 +277,19 @@ def test_door_staff_do_not_see_the_conflict_page(app, make_door_user):
     client = IsolatedClient(app, app.response_class, use_cookies=True)
     assert sign_in(client, user.email, PASSWORD).status_code == 302
     assert client.get("/desk/conflicts").status_code == 403
+
+
+
+def test_the_snapshot_carries_the_configured_offline_policy(make_app):
+    from registration.staff import add_staff
+    from registration.audit import Actor
+    from tests.door.conftest import PRINTERS
+
+    app = make_app(printers=PRINTERS, extra='\n[door]\noffline_unknown = "admit"\nsnapshot_seconds = 3\n')
+    with app.app_context():
+        assert app.extensions["lanyard"].door.snapshot_seconds == 3
+        _user, token = add_staff("door-admit@example.org", role="door", actor=Actor.system("test"),
+                                 password=PASSWORD, with_token=True)
+        db.session.commit()
+        snap = app.test_client().get("/api/v1/door/snapshot?area=expo", headers={"Authorization": f"Bearer {token}"})
+        assert snap.get_json()["offline_unknown"] == "admit"
