@@ -10,6 +10,7 @@ from .errors import LanyardError
 STATUS = {
     "code_malformed": 400,
     "invalid_field": 400,
+    "unknown_area": 400,
     "nonce_invalid": 400,
     "nonce_reused": 409,
     "enrolment_invalid": 404,

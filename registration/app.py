@@ -161,6 +161,7 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
     from .checkin import models as _checkin_models  # noqa: F401
     from .printing import models as _printing_models  # noqa: F401
     from .desk import models as _desk_models  # noqa: F401
+    from .door import models as _door_models  # noqa: F401
 
     _register_blueprints(app)
     from . import cli
@@ -221,6 +222,7 @@ def _register_blueprints(app: Flask) -> None:
 
     from . import auth, views
     from .desk import api as desk_api, views as desk_views
+    from .door import api as door_api, views as door_views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
@@ -229,6 +231,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(desk_views.bp)
     app.register_blueprint(desk_views.admin_bp)
     app.register_blueprint(desk_api.bp)
+    app.register_blueprint(door_views.bp)
+    app.register_blueprint(door_api.bp)
     auth.init_app(app)
 
 

@@ -37,7 +37,8 @@ ADMIN = frozenset({"admin"})
 
 #: The one place roles are checked. Keys are endpoints or blueprints (endpoint wins);
 #: an endpoint that matches nothing is refused, so a new page is private until listed here.
-#: Registrars work the desk; door staff only scan; admins also manage staff, undo check-ins,
+#: Registrars work the desk; door staff only scan (the door page, the scan API and the offline snapshot);
+#: admins also manage staff, undo check-ins,
 #: read the audit log, export and purge.
 POLICY: dict[str, object] = {
     "static": PUBLIC,
@@ -49,7 +50,10 @@ POLICY: dict[str, object] = {
     "kiosk.static": PUBLIC,
     "kiosk.unenrolled": PUBLIC,
     "kiosk_api": KIOSK,
-    "api.create_scan": DOOR,
+    "door": DOOR,
+    "door.service_worker": PUBLIC,  # the service worker script holds nothing personal; a signed-out browser updates it
+    "door_api": DOOR,
+    "door_api.conflicts": DESK,
     "desk": DESK,
     "desk.undo_checkin": ADMIN,
     "desk_api": DESK,

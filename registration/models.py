@@ -70,6 +70,7 @@ class Registration(db.Model):
         sa.Index("ix_registrations_event_last_key", "event_id", "last_name_key"),
         sa.Index("ix_registrations_event_first_key", "event_id", "first_name_key"),
         sa.Index("ix_registrations_event_code_prefix", "event_id", "code_prefix"),
+        sa.Index("ix_registrations_event_updated", "event_id", "updated_at"),  # the door snapshot's changes
         sa.CheckConstraint("status in ('confirmed', 'cancelled')", name="status"),
     )
 
@@ -123,6 +124,7 @@ class HealthRecord(db.Model):
     __table_args__ = (
         sa.CheckConstraint(f"method in ({', '.join(repr(method) for method in METHODS)})", name="method"),
         sa.CheckConstraint(f"state in ({', '.join(repr(state) for state in STATES)})", name="state"),
+        sa.Index("ix_health_records_updated", "updated_at"),  # the door snapshot's changes
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

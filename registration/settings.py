@@ -7,8 +7,8 @@ import os
 import re
 import secrets
 import tomllib
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,6 +50,39 @@ class EventSettings:
     def tz(self) -> ZoneInfo:
         """The event's time zone."""
         return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class AreaSettings:
+    """A place doors check: its labels, seats (for distancing), opening windows and re-entry rule."""
+
+    name: str
+    label: str
+    label_es: str = ""
+    capacity: int | None = None  # None: no seat limit
+    open: tuple[tuple[datetime, datetime], ...] = ()  # aware datetimes in the event's zone; () = always open
+    reentry: bool = True
+
+    def label_for(self, language: str) -> str:
+        """The area's label in ``language`` (English when there is no translation)."""
+        return self.label_es if language == "es" and self.label_es else self.label
+
+    def is_open_at(self, at: datetime) -> bool:
+        """Whether ``at`` falls inside one of the opening windows (an area without windows is always open)."""
+        return not self.open or any(start <= at < end for start, end in self.open)
+
+
+#: What a door does offline with a badge its copy does not know (printed after its last sync).
+OFFLINE_UNKNOWN = ("deny", "admit")
+
+
+@dataclass(frozen=True)
+class DoorSettings:
+    """The door page: its offline policy and its pace."""
+
+    offline_unknown: str = "deny"
+    snapshot_seconds: int = 5  # how often the page refreshes its offline copy
+    offline_after_ms: int = 1500  # the page decides from its copy when the server takes longer than this
 
 
 @dataclass(frozen=True)
@@ -140,6 +173,8 @@ class Settings:
     kiosk: KioskSettings = field(default_factory=KioskSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     desk: DeskSettings = field(default_factory=DeskSettings)
+    areas: dict[str, AreaSettings] = field(default_factory=dict)
+    door: DoorSettings = field(default_factory=DoorSettings)
     trusted_proxies: int = 0
     languages: tuple[str, ...] = ("en", "es")
     max_guests: int = 4
@@ -202,7 +237,7 @@ def _event(raw: dict) -> EventSettings:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"event.timezone: unknown time zone {tz!r}") from None
-    areas = _get(t, "areas", "event", list)
+    areas = _get(t, "areas", "event", list, [])
     for area in areas:
         if not isinstance(area, str) or not _AREA.match(area):
             raise ConfigError(f"event.areas: bad area name {area!r}")
@@ -215,6 +250,73 @@ def _event(raw: dict) -> EventSettings:
         timezone=tz,
         areas=tuple(areas),
     )
+
+
+_WINDOW_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def _window_time(value: object, where: str, tz: ZoneInfo) -> datetime:
+    """One end of an opening window: ``"YYYY-MM-DDTHH:MM"`` in the event's time zone."""
+    if isinstance(value, datetime) and value.tzinfo is None:  # TOML's own local date-time, unquoted
+        return value.replace(tzinfo=tz)
+    try:
+        return datetime.strptime(value, _WINDOW_FORMAT).replace(tzinfo=tz) if isinstance(value, str) else None
+    except ValueError:
+        pass
+    raise ConfigError(f"{where}: expected [\"YYYY-MM-DDTHH:MM\", \"YYYY-MM-DDTHH:MM\"] windows, got {value!r}")
+
+
+def _areas(raw: dict, event: EventSettings) -> dict[str, AreaSettings]:
+    """``[areas.NAME]`` tables; without any, the names in ``event.areas`` with their names as labels."""
+    tables = _table(raw, "areas", required=False)
+    if not tables:
+        if not event.areas:
+            raise ConfigError("areas: define [areas.NAME] tables (or list event.areas)")
+        return {name: AreaSettings(name=name, label=name.replace("_", " ").capitalize()) for name in event.areas}
+    areas = {}
+    for name, t in tables.items():
+        where = f"areas.{name}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{where}: expected a table")
+        if not _AREA.match(name):
+            raise ConfigError(f"{where}: bad area name (lower-case letters, digits and _)")
+        unknown = set(t) - {"label", "label_es", "capacity", "open", "reentry"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        capacity = _get(t, "capacity", where, int, None) if "capacity" in t else None
+        if capacity is not None and capacity <= 0:
+            raise ConfigError(f"{where}.capacity: must be a positive number of seats")
+        windows = []
+        for window in _get(t, "open", where, list, []):
+            if not isinstance(window, list) or len(window) != 2:
+                raise ConfigError(f"{where}.open: each window is [start, end], got {window!r}")
+            start, end = (_window_time(value, f"{where}.open", event.tz) for value in window)
+            if end <= start:
+                raise ConfigError(f"{where}.open: window {window!r} ends before it starts")
+            windows.append((start, end))
+        areas[name] = AreaSettings(name=name, label=_get(t, "label", where, str),
+                                   label_es=_get(t, "label_es", where, str, ""), capacity=capacity,
+                                   open=tuple(sorted(windows)), reentry=_get(t, "reentry", where, bool, True))
+    for name in event.areas:
+        if name not in areas:
+            raise ConfigError(f"event.areas: {name!r} has no [areas.{name}] table")
+    return areas
+
+
+def _door(raw: dict) -> DoorSettings:
+    t = _table(raw, "door", required=False)
+    unknown = set(t) - {"offline_unknown", "snapshot_seconds", "offline_after_ms"}
+    if unknown:
+        raise ConfigError(f"door.{sorted(unknown)[0]}: unknown key")
+    policy = _get(t, "offline_unknown", "door", str, "deny")
+    if policy not in OFFLINE_UNKNOWN:
+        raise ConfigError(f"door.offline_unknown: expected one of {', '.join(OFFLINE_UNKNOWN)}, got {policy!r}")
+    values = {}
+    for key, default in (("snapshot_seconds", 5), ("offline_after_ms", 1500)):
+        values[key] = _get(t, key, "door", int, default)
+        if values[key] <= 0:
+            raise ConfigError(f"door.{key}: must be positive")
+    return DoorSettings(offline_unknown=policy, **values)
 
 
 def _registration_types(raw: dict, areas: tuple[str, ...]) -> dict[str, RegistrationTypeSettings]:
@@ -232,7 +334,7 @@ def _registration_types(raw: dict, areas: tuple[str, ...]) -> dict[str, Registra
         access = _get(t, "access_areas", where, list)
         for area in access:
             if area not in areas:
-                raise ConfigError(f"{where}.access_areas: {area!r} is not in event.areas")
+                raise ConfigError(f"{where}.access_areas: {area!r} is not a defined area")
         types[name] = RegistrationTypeSettings(
             name=name,
             label=_get(t, "label", where, str),
@@ -447,7 +549,8 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
             table = table.setdefault(part, {})
         table[leaf] = value
     root = path.parent
-    known = {"app", "database", "event", "registration_types", "health", "mail", "printers", "kiosk", "staff", "desk"}
+    known = {"app", "database", "event", "registration_types", "health", "mail", "printers", "kiosk", "staff", "desk",
+             "areas", "door"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown table")
@@ -460,6 +563,8 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     event = _event(raw)
+    areas = _areas(raw, event)
+    event = replace(event, areas=tuple(areas))  # [areas.*] tables, when present, are the source
     languages = tuple(_get(app_table, "languages", "app", list, ["en", "es"]))
     printers = _printers(raw, root)
     trusted_proxies = _get(app_table, "trusted_proxies", "app", int, 0)
@@ -481,6 +586,8 @@ def load_settings(path: str | os.PathLike | None = None, *, overrides: dict | No
         kiosk=_kiosk(raw),
         staff=_staff(raw),
         desk=_desk(raw, printers),
+        areas=areas,
+        door=_door(raw),
         trusted_proxies=trusted_proxies,
         languages=languages,
         max_guests=_get(app_table, "max_guests", "app", int, 4),

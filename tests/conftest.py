@@ -42,6 +42,29 @@ ends_on = 2027-09-17
 timezone = "America/Los_Angeles"
 areas = ["general_sessions", "breakouts", "caucus", "expo", "receptions"]
 
+[areas.general_sessions]
+label = "General sessions"
+label_es = "Sesiones generales"
+
+[areas.breakouts]
+label = "Breakout sessions"
+label_es = "Sesiones simultáneas"
+capacity = 40
+
+[areas.caucus]
+label = "Caucus meetings"
+label_es = "Reuniones de caucus"
+open = [["2027-09-15T08:00", "2027-09-15T12:00"], ["2027-09-16T08:00", "2027-09-16T12:00"]]
+reentry = false
+
+[areas.expo]
+label = "Expo hall"
+label_es = "Sala de exposición"
+
+[areas.receptions]
+label = "Evening receptions"
+label_es = "Recepciones nocturnas"
+
 [registration_types.full]
 label = "Full conference"
 label_es = "Conferencia completa"

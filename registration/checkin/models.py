@@ -1,4 +1,4 @@
-"""Kiosks, check-ins and door access scans (desk cases live in ``registration.desk``)."""
+"""Kiosks and check-ins (desk cases live in ``registration.desk``, door scans in ``registration.door``)."""
 
 from __future__ import annotations
 
@@ -109,17 +109,3 @@ def _remember_superseded_code(target: Registration, value, oldvalue, _initiator)
     if session is not None:
         session.add(SupersededCode(code_hash=oldvalue, registration_id=target.id))
 
-
-class AccessScan(db.Model):
-    """A door scan: which area, which badge, admitted or denied, and why."""
-
-    __tablename__ = "access_scans"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id"))
-    area: Mapped[str] = mapped_column(sa.String(32))
-    badge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("badges.id"))
-    result: Mapped[str] = mapped_column(sa.String(8))  # admit, deny
-    reason: Mapped[str] = mapped_column(sa.String(32), default="")
-    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -601,6 +601,17 @@ def resolve_case(case_id: int):
     return redirect(url_for("desk.cases"))
 
 
+# --- door conflicts ---------------------------------------------------------------------------------------
+
+
+@bp.route("/conflicts")
+def conflicts():
+    """What doors decided offline that the server would not have, newest first."""
+    from ..door.services import list_conflicts
+
+    return render_template("desk/conflicts.html", conflicts=list_conflicts(current_event(_settings())))
+
+
 # --- printers and kiosks ----------------------------------------------------------------------------------
 
 

@@ -24,6 +24,9 @@ class Badge(db.Model):
     __table_args__ = (
         sa.CheckConstraint("status in ('valid', 'void')", name="status"),
         sa.Index("ix_badges_event_code_prefix", "event_id", "code_prefix"),
+        # The door snapshot's changes since a cursor: badges printed or voided lately.
+        sa.Index("ix_badges_event_created", "event_id", "created_at"),
+        sa.Index("ix_badges_event_voided", "event_id", "voided_at"),
         # AUTOINCREMENT: SQLite never hands out an id again, even the highest one after a delete,
         # so a serial printed once is never printed on another badge.
         {"sqlite_autoincrement": True},

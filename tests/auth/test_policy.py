@@ -228,6 +228,9 @@ def test_the_role_sets_are_the_documented_roles():
     assert requirement_for("desk_admin.staff") == ADMIN and requirement_for("desk_api.undo_checkin") == ADMIN
     assert requirement_for("desk.undo_checkin") == ADMIN and requirement_for("kiosk.index") == KIOSK
     assert requirement_for("kiosk_api.create_checkin") == KIOSK
+    assert requirement_for("door_api.create_scan") == DOOR and requirement_for("door_api.snapshot") == DOOR
+    assert requirement_for("door.index") == DOOR and requirement_for("door_api.conflicts") == DESK
+    assert requirement_for("desk.conflicts") == DESK
     assert set(POLICY.values()) <= {PUBLIC, KIOSK, DESK, DOOR, ADMIN, auth.STAFF}
 
 
@@ -245,6 +248,22 @@ KEY_EXPECTATIONS = [
     ("door_token", "GET", "/api/v1/registrations/{registration_id}", None, (403, "forbidden")),
     ("door_token", "POST", "/api/v1/registrations/{registration_id}/badges", {"reason": "lost"}, (403, "forbidden")),
     ("door_session", "GET", "/kiosk/", None, NOT_ENROLLED),
+    ("door_session", "GET", "/desk/conflicts", None, 403),
+    ("door_token", "GET", "/api/v1/door/conflicts", None, (403, "forbidden")),
+    # door staff scan and read the door's offline copy, with a token or the door page's session
+    ("door_token", "POST", "/api/v1/scans", {"code": "B1", "area": "expo", "door": "D1", "nonce": "nonce-door-1"}, 200),
+    ("door_session", "POST", "/api/v1/scans", {"code": "B1", "area": "expo", "door": "D1", "nonce": "nonce-door-2"},
+     200),
+    ("door_token", "GET", "/api/v1/door/snapshot?area=expo", None, 200),
+    ("kiosk_token", "POST", "/api/v1/scans", {"code": "B1", "area": "expo", "door": "D1", "nonce": "nonce-door-3"},
+     (401, "unauthorized")),
+    ("anonymous", "GET", "/api/v1/door/snapshot?area=expo", None, (401, "unauthorized")),
+    # the door page: door staff, registrars and admins; nobody else (its service worker holds nothing personal)
+    ("door_session", "GET", "/door/", None, 200),
+    ("registrar_session", "GET", "/door/", None, 200),
+    ("anonymous", "GET", "/door/", None, LOGIN),
+    ("kiosk_browser", "GET", "/door/", None, LOGIN),
+    ("anonymous", "GET", "/door/sw.js", None, 200),
     # a kiosk gets nothing personal
     ("kiosk_token", "GET", "/api/v1/registrations?q=Ada", None, (401, "unauthorized")),
     ("kiosk_token", "GET", "/api/v1/registrations/{registration_id}", None, (401, "unauthorized")),
@@ -260,6 +279,10 @@ KEY_EXPECTATIONS = [
     # registrars work the desk, but do not manage staff or undo check-ins
     ("registrar_session", "GET", "/desk/", None, 200),
     ("registrar_token", "GET", "/api/v1/registrations/{registration_id}", None, 200),
+    ("registrar_session", "GET", "/desk/conflicts", None, 200),
+    ("registrar_token", "GET", "/api/v1/door/conflicts", None, 200),
+    ("registrar_token", "POST", "/api/v1/scans", {"code": "B1", "area": "expo", "door": "D1", "nonce": "nonce-desk-1"},
+     200),
     ("registrar_session", "GET", "/desk/admin/staff", None, 403),
     ("registrar_session", "POST", "/desk/admin/staff/{user_id}/toggle", {}, 403),
     ("registrar_token", "DELETE", "/api/v1/registrations/{registration_id}/checkin", {"reason": "test"},

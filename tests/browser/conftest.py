@@ -39,6 +39,9 @@ location = "the registration desk, Hall A"
 location_es = "el mostrador de registro, Sala A"
 """
 
+#: The ``[door]`` pace for tests: the copy refreshes every second, so a test waits little for the next refresh.
+TEST_DOOR = "\n[door]\nsnapshot_seconds = 1\noffline_after_ms = 1500\n"
+
 #: The ``[kiosk]`` timings for tests: nothing goes idle by accident; the idle tests set their own.
 TEST_TIMINGS = {"idle_seconds": 120, "warning_seconds": 10, "done_seconds": 60, "poll_ms": 150,
                 "heartbeat_seconds": 60}
@@ -84,7 +87,7 @@ def app(make_app, emulator, kiosk_1_extra, kiosk_timings):
     """The app with printer ``kiosk-1`` on the emulator and ``kiosk-2`` a preview folder; context pushed."""
     timings = "".join(f"{key} = {value}\n" for key, value in {**TEST_TIMINGS, **kiosk_timings}.items())
     app = make_app(printers=PRINTERS.format(port=emulator.port, kiosk_1_extra=kiosk_1_extra),
-                   extra=f"\n[kiosk]\n{timings}")
+                   extra=f"\n[kiosk]\n{timings}{TEST_DOOR}")
     with app.app_context():
         yield app
 

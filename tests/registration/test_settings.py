@@ -56,6 +56,20 @@ def test_the_shipped_config_is_valid():
         ({"database.sqlite_synchronous": "off"}, "database.sqlite_synchronous"),
         ({"database.sqlite_synchronous": 1}, "database.sqlite_synchronous"),
         ({"database.pool": 5}, "database.pool"),
+        ({"areas.breakouts.capacity": 0}, "areas.breakouts.capacity"),
+        ({"areas.breakouts.capacity": "40"}, "areas.breakouts.capacity"),
+        ({"areas.breakouts.label": ""}, "areas.breakouts.label"),
+        ({"areas.breakouts.reentry": "no"}, "areas.breakouts.reentry"),
+        ({"areas.breakouts.seats": 4}, "areas.breakouts.seats"),
+        ({"areas.caucus.open": [["2027-09-15T12:00", "2027-09-15T08:00"]]}, "areas.caucus.open"),
+        ({"areas.caucus.open": [["2027-09-15 8am", "2027-09-15T12:00"]]}, "areas.caucus.open"),
+        ({"areas.caucus.open": [["2027-09-15T08:00"]]}, "areas.caucus.open"),
+        ({"areas.Bad-Name.label": "x"}, "areas.Bad-Name"),
+        ({"event.areas": ["expo", "moon"]}, "event.areas"),
+        ({"door.offline_unknown": "maybe"}, "door.offline_unknown"),
+        ({"door.snapshot_seconds": 0}, "door.snapshot_seconds"),
+        ({"door.offline_after_ms": "1500"}, "door.offline_after_ms"),
+        ({"door.colour": "red"}, "door.colour"),
     ],
 )
 def test_a_bad_key_is_named(tmp_path, change, key, monkeypatch):
@@ -97,6 +111,30 @@ def test_generated_secret_is_private_and_stable(write_config, monkeypatch):
     first = load_settings(path).secret_key
     assert load_settings(path).secret_key == first
     assert (path.parent / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_areas_come_from_their_tables_with_windows_in_the_event_zone():
+    settings = load_settings(ROOT / "config.toml")
+    assert settings.event.areas == ("general_sessions", "breakouts", "caucus", "expo", "receptions")
+    assert settings.areas["breakouts"].capacity == 40 and settings.areas["expo"].capacity is None
+    caucus = settings.areas["caucus"]
+    assert not caucus.reentry and settings.areas["expo"].reentry
+    start, end = caucus.open[0]
+    assert start.isoformat() == "2027-09-15T08:00:00-07:00" and end.isoformat() == "2027-09-15T12:00:00-07:00"
+    assert caucus.is_open_at(start) and not caucus.is_open_at(end)
+    assert settings.door.offline_unknown == "deny" and settings.door.snapshot_seconds == 5
+
+
+def test_event_areas_alone_still_define_areas(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    head, _, rest = text.partition("\n[areas.general_sessions]")
+    rest = rest[rest.index("\n[registration_types."):]
+    path = tmp_path / "config.toml"
+    path.write_text(head + rest, encoding="utf-8")
+    settings = load_settings(path)
+    assert tuple(settings.areas) == settings.event.areas and settings.areas["expo"].label == "Expo"
+    assert settings.areas["expo"].capacity is None and settings.areas["expo"].reentry
 
 
 def test_app_factory_refuses_a_bad_config(write_config):
