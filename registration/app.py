@@ -135,6 +135,8 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         BABEL_DEFAULT_LOCALE="en",
+        # Every time shown to a person is in the event's zone (the venue's clocks); Flask-Babel converts to it.
+        BABEL_DEFAULT_TIMEZONE=settings.event.timezone,
         BABEL_TRANSLATION_DIRECTORIES=";".join(
             str(ROOT / package / "translations") for package in ("registration", "kiosk")
         ),

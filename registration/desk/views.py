@@ -69,11 +69,14 @@ def _settings():
 
 @bp.app_template_filter("event_time")
 def event_time(value: datetime | None, style: str = "medium") -> str:
-    """A time shown in the event's time zone (the desk and the venue share it)."""
+    """A time shown in the event's time zone (the desk and the venue share it).
+
+    Flask-Babel converts to its default zone, which the app factory sets to the event's: converting here too
+    would be undone (it reads the instant, not the zone) and the page would show UTC.
+    """
     if value is None:
         return "—"
-    return format_datetime(value.astimezone(_settings().event.tz), "d MMM HH:mm" if style == "short" else
-                           "d MMM y, HH:mm")
+    return format_datetime(value, "d MMM HH:mm" if style == "short" else "d MMM y, HH:mm")
 
 
 @bp.app_template_filter("waited")
