@@ -57,3 +57,60 @@ def test_an_onsite_test_shows_its_expiry_in_the_events_time_zone(desk, make_regi
                                      test_taken_at=datetime(2026, 12, 5, 0, 0, tzinfo=timezone.utc))[0].registration
     page = _card(desk(), registration.id)
     assert "7 Dec 2026, 16:00" in page
+
+
+# --- history and case resolutions -------------------------------------------------------------------------
+
+
+def _recorded_actions() -> set[str]:
+    """Every audit action the code records: the literal second argument of each ``record`` / ``record_target``."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    call = re.compile(r'record(?:_target)?\(\s*[^,()]*(?:\([^()]*\))?\s*,\s*"([a-z_]+\.[a-z_]+)"')
+    ternary = re.compile(r'"([a-z_]+\.[a-z_]+)" if .+? else "([a-z_]+\.[a-z_]+)"')
+    actions = set()
+    for path in [*root.glob("registration/**/*.py"), *root.glob("kiosk/**/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        actions.update(call.findall(text))
+        for pair in ternary.findall(text):
+            actions.update(pair)
+    return actions
+
+
+def test_every_recorded_audit_action_has_a_label():
+    from registration.desk.views import ACTION_LABELS
+
+    actions = _recorded_actions()
+    assert {"health.view", "desk_case.open", "staff.enable", "staff.disable", "health.reject"} <= actions
+    assert actions - set(ACTION_LABELS) == set()
+
+
+@pytest.fixture
+def resolved_by_verification(make_registration, kiosk_check_in, registrar, settings):
+    """A person who attested, was stopped at the kiosk (a case opened) and then verified at the desk."""
+    from registration.desk.services import HealthVerification, verify_health
+
+    issued = make_registration(health="vaccinated", health_state="attested")[0]
+    assert kiosk_check_in(issued.code).result == "needs_desk"
+    registration = issued.registration
+    verify_health(registration, HealthVerification(method="vaccinated", state="verified"), actor=registrar,
+                  settings=settings)
+    db.session.commit()
+    return registration
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", ["Desk case opened", "Desk case resolved", "Health verified", "Health proof not verified yet",
+            "health verified (Vaccination proof seen)"]),
+    ("es", ["Caso del mostrador abierto", "Caso del mostrador resuelto", "Salud verificada",
+            "salud verificada (Comprobante de vacunación revisado)"]),
+])
+def test_history_and_resolutions_are_in_words_not_internal_names(desk, resolved_by_verification, lang, words):
+    page = _card(desk(), resolved_by_verification.id, lang=lang)
+    for word in words:
+        assert word in page
+    for internal in ("desk_case.", "health.verify", "registration_id", "print_job_id", "None", "automatic: ",
+                     "health vaccinated verified"):
+        assert internal not in page
