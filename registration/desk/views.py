@@ -232,6 +232,7 @@ def audit_details(event) -> str:
 @bp.app_context_processor
 def _desk_globals():
     return {"reason_text": lambda code: REASON_TEXT.get(code, code), "method_labels": forms.METHOD_LABELS,
+            "stated_labels": forms.STATED_LABELS,
             "action_label": action_label, "resolution_text": resolution_text, "actor_text": actor_text,
             "reprint_labels": forms.REPRINT_LABELS, "role_labels": forms.ROLE_LABELS, "pass_label": pass_label,
             "job_state": lambda state: forms.JOB_STATE_LABELS.get(state, state),

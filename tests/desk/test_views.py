@@ -114,3 +114,31 @@ def test_history_and_resolutions_are_in_words_not_internal_names(desk, resolved_
     for internal in ("desk_case.", "health.verify", "registration_id", "print_job_id", "None", "automatic: ",
                      "health vaccinated verified"):
         assert internal not in page
+
+
+# --- health details ---------------------------------------------------------------------------------------
+
+
+def _health_details(client, registration_id: int, *, lang: str = "en") -> str:
+    response = client.post(f"/desk/r/{registration_id}/health-details",
+                           data={"showhealth-csrf_token": client.csrf_token})
+    assert response.status_code == 302
+    return _card(client, registration_id, lang=lang)
+
+
+@pytest.mark.parametrize(("lang", "stated", "proof"), [
+    ("en", "vaccinated — not verified yet", "Vaccination proof seen"),
+    ("es", "vacunado/a — sin verificar todavía", "Comprobante de vacunación revisado"),
+])
+def test_health_only_attested_is_stated_not_proof_seen(desk, make_registration, lang, stated, proof):
+    registration = make_registration(health="vaccinated", health_state="attested")[0].registration
+    page = _health_details(desk(), registration.id, lang=lang)
+    assert stated in page
+    assert proof not in page.split('id="health-details"')[1].split("</dl>")[0]
+
+
+def test_verified_health_says_the_proof_was_seen(desk, make_registration):
+    registration = make_registration(health="vaccinated", health_state="verified")[0].registration
+    details = _health_details(desk(), registration.id).split('id="health-details"')[1].split("</dl>")[0]
+    assert "Vaccination proof seen" in details
+    assert "not verified yet" not in details
