@@ -686,6 +686,15 @@ def registration_for_email(event: Event, email: object) -> Registration:
     return found
 
 
+def _walk_up_clearance(value: HealthVerification | None, *, settings: Settings, now: datetime) -> Clearance:
+    """The verdict the health seen at a walk-up would give, before anyone is registered."""
+    if value is None:
+        return assess_clearance(None, settings.health, now)
+    health = HealthRecord(method=value.method, state=value.state, test_taken_at=value.test_taken_at)
+    health.expires_at = expiry_for(health, settings.health)
+    return assess_clearance(health, settings.health, now)
+
+
 def register_walk_up(event: Event, person: PersonInput, *, actor: Actor, settings: Settings,
                      host: Registration | None = None, health: HealthVerification | None = None,
                      print_badge: bool = False, printer_name: str | None = None, nonce: str | None = None,
@@ -694,17 +703,24 @@ def register_walk_up(event: Event, person: PersonInput, *, actor: Actor, setting
     and print. The caller sends the confirmation email after the commit.
 
     :raise LanyardError: as :func:`registration.services.register`, ``host_required``, ``host_invalid``,
-        :func:`clean_verification`'s codes, ``printer_unknown``, ``nonce_invalid``.
+        :func:`clean_verification`'s codes, ``printer_unknown``, ``nonce_invalid``; with ``print_badge``, the
+        clearance codes (``health_missing``, ``health_expired``, ``health_rejected``…) when the health seen does
+        not clear the person, before anyone is registered.
     """
     now = utcnow()
     rtype = settings.registration_types.get(person.type_name)
     if rtype is None:
         raise LanyardError("unknown_type", f"registration_type: unknown type {person.type_name!r}",
                            field="registration_type")
-    if health is not None:
-        clean_verification(health, now=now)  # refuse bad health input before registering anyone
+    value = clean_verification(health, now=now) if health is not None else None  # refuse before registering
     printer = _printer(settings, printer_name) if print_badge else None
     if print_badge:
+        # Check in and print needs a person the health seen now clears: refuse here, not after registering them
+        # (a registration without its badge, half of what the desk asked for).
+        verdict = _walk_up_clearance(value, settings=settings, now=now)
+        if not verdict.cleared:
+            raise LanyardError(verdict.reason, field="test_taken_at" if verdict.reason == "health_expired"
+                               else "method")
         nonce = check_nonce(nonce)
     if rtype.is_guest:
         if host is None:

@@ -673,7 +673,14 @@ def walk_up():
         db.session.commit()
     except LanyardError as error:
         db.session.rollback()
-        _refuse(error)
+        if error.code in services.HEALTH_REASONS and error.extra.get("field") in form:
+            # nobody was registered: say which field to change, at the field
+            message = _("Not cleared to check in: %(reason)s. Enter the health proof you saw, or untick “Check in "
+                        "and print the badge now”.", reason=REASON_TEXT[error.code])
+            form[error.extra["field"]].errors = [*form[error.extra["field"]].errors, message]
+            flash(message, "error")
+        else:
+            _refuse(error)
         return render_template("desk/walk_up.html", form=form), 422
     except IntegrityError:
         db.session.rollback()

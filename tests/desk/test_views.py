@@ -142,3 +142,30 @@ def test_verified_health_says_the_proof_was_seen(desk, make_registration):
     details = _health_details(desk(), registration.id).split('id="health-details"')[1].split("</dl>")[0]
     assert "Vaccination proof seen" in details
     assert "not verified yet" not in details
+
+
+# --- walk-ups ---------------------------------------------------------------------------------------------
+
+
+def _walk_up_form(client, **fields) -> dict:
+    import re
+
+    page = client.get("/desk/walk-up").get_data(as_text=True)
+    nonce = re.search(r'name="walkup-nonce"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="walkup-nonce"', page)
+    return {"walkup-csrf_token": client.csrf_token, "walkup-nonce": nonce.group(1) or nonce.group(2),
+            "walkup-first_name": "Wanda", "walkup-last_name": "Walker", "walkup-email": "wanda@example.org",
+            "walkup-registration_type": "full", "walkup-method": "", "walkup-print_badge": "y",
+            "walkup-printer": "desk", **fields}
+
+
+def test_a_walk_up_to_print_without_health_is_refused_at_the_field_and_registers_nobody(desk):
+    from registration.models import Registration
+    from tests.desk.conftest import count
+
+    client = desk()
+    response = client.post("/desk/walk-up", data=_walk_up_form(client))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert count(Registration) == 0
+    assert 'id="walkup-method-error"' in page and "untick" in page
+    assert "is registered" not in page
