@@ -169,3 +169,14 @@ def test_a_walk_up_to_print_without_health_is_refused_at_the_field_and_registers
     assert count(Registration) == 0
     assert 'id="walkup-method-error"' in page and "untick" in page
     assert "is registered" not in page
+
+
+# --- Spanish wording --------------------------------------------------------------------------------------
+
+
+def test_spanish_says_llegada_registrada_for_checked_in_never_registrado(desk, checked_in):
+    registration = checked_in()
+    page = _card(desk(), registration.id, lang="es")
+    assert 'class="tag ok">Llegada registrada</span>' in page
+    assert "Llegada registrada el " in page
+    assert "Registrado" not in page and "registrado/a" not in page
