@@ -223,6 +223,28 @@ def test_the_arrow_keys_move_through_several_results(staff_page, make_registrati
     expect(page.get_by_role("heading", level=1)).to_have_text(f"{first} {last}")
 
 
+def test_search_results_keep_their_columns_whatever_a_row_lacks(staff_page, make_registration):
+    make_registration(first_name="María", last_name="Núñez", organization="City of Sacramento")
+    make_registration(first_name="Ángel", last_name="Núñez", organization="",
+                      badge_name="Ángel Núñez-Villanueva de la Santísima Trinidad")
+    make_registration(first_name="Pedro", last_name="Nuñez", organization="City of Los Ángeles")
+    page, _user = staff_page()
+    page.keyboard.type("nunez")
+    results = page.locator("#results a.result")
+    expect(results).to_have_count(3)
+    shot(page, "search-columns")
+
+    def lefts(cell: str) -> set[int]:
+        return {round(results.nth(i).locator(cell).bounding_box()["x"]) for i in range(3)}
+
+    for cell in (".who", ".org", ".email", ".tags"):
+        assert len(lefts(cell)) == 1, cell  # every row's cell starts where the others' do
+    angel = results.filter(has_text="Villanueva")
+    expect(angel.locator(".org")).to_have_text("")
+    expect(angel.locator(".who .badge-name")).to_contain_text("Ángel Núñez-Villanueva")
+    assert angel.locator(".badge-name").bounding_box()["x"] == angel.locator(".name").bounding_box()["x"]
+
+
 def test_nobody_matching_is_said_plainly(staff_page, make_registration):
     make_registration(first_name="Ada", last_name="Lovelace")
     page, _user = staff_page()
