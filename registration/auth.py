@@ -40,6 +40,7 @@ ADMIN = frozenset({"admin"})
 #: read the audit log, export and purge.
 POLICY: dict[str, object] = {
     "static": PUBLIC,
+    "favicon": PUBLIC,
     "registration": PUBLIC,
     "auth": PUBLIC,
     "probes": PUBLIC,
