@@ -245,6 +245,20 @@ def test_search_results_keep_their_columns_whatever_a_row_lacks(staff_page, make
     assert angel.locator(".badge-name").bounding_box()["x"] == angel.locator(".name").bounding_box()["x"]
 
 
+def test_the_staff_page_in_spanish_keeps_each_button_by_its_input_and_the_heading_clear_of_the_table(
+        staff_page, live_server):
+    page, _user = staff_page("admin")
+    page.goto(f"{live_server}/desk/admin/staff?lang=es")
+    shot(page, "staff-es")
+    password = page.locator("form.inline-form:has(input[type=password])").first
+    field, button = password.locator("input[type=password]").bounding_box(), password.locator("[type=submit]").bounding_box()
+    assert 0 <= button["x"] - (field["x"] + field["width"]) <= 16  # beside its input, not across the cell
+    assert abs((button["y"] + button["height"]) - (field["y"] + field["height"])) <= 4
+    table = page.locator("table.dense").bounding_box()
+    heading = page.get_by_role("heading", name="Añadir un usuario del personal").bounding_box()
+    assert heading["y"] - (table["y"] + table["height"]) >= 20
+
+
 def test_nobody_matching_is_said_plainly(staff_page, make_registration):
     make_registration(first_name="Ada", last_name="Lovelace")
     page, _user = staff_page()
