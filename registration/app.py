@@ -129,6 +129,8 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         BABEL_DEFAULT_LOCALE="en",
+        # Every time shown to a person is in the event's zone (the venue's clocks); Flask-Babel converts to it.
+        BABEL_DEFAULT_TIMEZONE=settings.event.timezone,
         BABEL_TRANSLATION_DIRECTORIES=";".join(
             str(ROOT / package / "translations") for package in ("registration", "kiosk")
         ),
@@ -182,10 +184,22 @@ def create_app(config_path=None, *, overrides: dict | None = None, settings: Set
         return {"settings": settings, "event_settings": settings.event, "get_locale": get_locale,
                 "language_url": _language_url}
 
+    # Pages link the icon; a browser (or a page that links none, such as a JSON answer) still asks for
+    # /favicon.ico, and a 404 there is an error in every console.
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.after_request(_security_headers)
     for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, _error_page)
     return app
+
+
+def _favicon():
+    """The site's icon, for browsers that ask for ``/favicon.ico`` whatever the page links."""
+    # Read whole (a few hundred bytes), not streamed from an open file.
+    response = current_app.response_class((Path(current_app.static_folder) / "favicon.svg").read_bytes(),
+                                          mimetype="image/svg+xml")
+    response.cache_control.max_age = 86400
+    return response
 
 
 def _language_url(language: str) -> str:

@@ -42,6 +42,7 @@ ADMIN = frozenset({"admin"})
 #: read the audit log, export and purge.
 POLICY: dict[str, object] = {
     "static": PUBLIC,
+    "favicon": PUBLIC,
     "registration": PUBLIC,
     "auth": PUBLIC,
     "probes": PUBLIC,
@@ -159,7 +160,7 @@ def authorize():
         if g.staff is None:
             if g.get("session_expired"):
                 flash(_("Your session expired. Please sign in again."), "error")
-            return redirect(url_for("auth.login", next=request.full_path))
+            return redirect(url_for("auth.login", next=_this_page()))
         abort(403)
     abort(404) if is_api else abort(403)
 
@@ -197,6 +198,13 @@ class LoginForm(PageForm):
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+def _this_page() -> str:
+    """This request's path and query, to come back to after signing in (``request.full_path`` ends in a bare "?"
+    when there is no query)."""
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
 
 
 def _safe_next(target: str | None) -> str:
@@ -285,6 +293,7 @@ def logout():
     session.clear()
     if language:
         session["lang"] = language
+    flash(_("You are signed out."), "success")
     return redirect(url_for("auth.login"))
 
 

@@ -7,6 +7,7 @@ Below every workflow that uses them: the kiosk check-in (``checkin``) and the pr
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -23,6 +24,39 @@ _cases = DeskCase.__table__
 HEALTH_REASONS = ("health_missing", "health_unverified", "health_expired", "health_rejected", "health_purged")
 #: Reasons a print job's outcome fixes.
 PRINT_REASONS = ("print_failed", "print_unconfirmed")
+#: What the desk writes when an operation closes cases by itself: a closed list, so that a page can say it in the
+#: reader's language (:func:`read_resolution`); the stored text stays plain English for the API and the audit log.
+AUTOMATIC_RESOLUTIONS = {
+    "health_verified": "health {method} verified",
+    "badge_reissued": "new badge #{serial} issued ({reason})",
+    "badge_replaced": "replaced by a new badge ({reason})",
+    "registration_cancelled": "registration cancelled",
+    "registration_cancelled_because": "registration cancelled: {reason}",
+    "checkin_undone": "check-in undone",
+    "job_sent_again": "print job sent again",
+    "job_rerouted": "print job sent again to {printer}",
+    "job_cancelled": "print job cancelled: {reason}",
+    "seen_printed": "staff saw the badge print",
+    "printed": "printed",
+}
+_RESOLUTION_PATTERNS = {
+    code: re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.*)", re.escape(template)), re.DOTALL)
+    for code, template in AUTOMATIC_RESOLUTIONS.items()
+}
+
+
+def automatic_resolution(code: str, **params: object) -> str:
+    """The resolution text of an automatic close, from :data:`AUTOMATIC_RESOLUTIONS`."""
+    return AUTOMATIC_RESOLUTIONS[code].format(**params)
+
+
+def read_resolution(text: str) -> tuple[str, dict[str, str]] | None:
+    """``(code, params)`` of a text :func:`automatic_resolution` wrote; ``None`` for what staff typed."""
+    for code, pattern in _RESOLUTION_PATTERNS.items():
+        found = pattern.fullmatch(text or "")
+        if found:
+            return code, found.groupdict()
+    return None
 
 
 def open_desk_case(*, event_id: int, reason: str, actor: Actor, registration_id: int | None = None,

@@ -21,6 +21,9 @@ METHOD_LABELS = {
     "onsite_test": _l("On-site test"),
     "exempt": _l("Exempt"),
 }
+#: What a person said of themselves, before staff saw any proof ("Stated: vaccinated — not verified yet").
+STATED_LABELS = {"vaccinated": _l("vaccinated"), "negative_test": _l("negative test"),
+                 "onsite_test": _l("on-site test"), "exempt": _l("exempt")}
 VERDICT_LABELS = {"verified": _l("Verified"), "rejected": _l("Rejected")}
 RESULT_LABELS = {"": _l("— (not an on-site test)"), "negative": _l("Negative"), "positive": _l("Positive")}
 REPRINT_LABELS = {"lost": _l("Lost"), "misprint": _l("Misprint"), "name_change": _l("Name change"),

@@ -30,7 +30,7 @@ from ..services import (NAME_MAX, ORG_MAX, Issued, PersonInput, cancel_registrat
                         register_guest, registration_with_code, rotate_codes)
 from ..settings import Settings
 from ..text import clean_email, clean_name, clean_text, email_key
-from .cases import HEALTH_REASONS, PRINT_REASONS, resolve_cases
+from .cases import HEALTH_REASONS, PRINT_REASONS, automatic_resolution, resolve_cases
 from .models import DeskCase
 
 #: Why a badge is reprinted: the closed list the desk offers (and the API accepts).
@@ -397,7 +397,7 @@ def verify_health(registration: Registration, verification: HealthVerification, 
                   "expires_at": _iso(clearance.expires_at)},
            **({"reason": value.reason} if value.reason else {}))
     if clearance.cleared:
-        resolve_cases(actor=actor, resolution=f"health {value.method} verified", registration_id=registration.id,
+        resolve_cases(actor=actor, resolution=automatic_resolution("health_verified", method=value.method), registration_id=registration.id,
                       reasons=HEALTH_REASONS, now=now)
     return clearance
 
@@ -475,7 +475,7 @@ def _replace_badge(registration: Registration, *, actor: Actor, settings: Settin
         raise LanyardError("badge_in_queue", f"badge #{pending.badge_id:06d} is still {pending.state} on printer "
                            f"{pending.printer_name}: wait for it, or cancel or reroute its print job first",
                            print_job_id=pending.id)
-    _withdraw_jobs(registration, actor=actor, why=f"replaced by a new badge ({reason})")
+    _withdraw_jobs(registration, actor=actor, why=automatic_resolution("badge_replaced", reason=reason))
     issued = printing.queue_badge(registration, printer_name=printer_name, settings=settings, actor=actor,
                                   reason=reason)
     moved = db.session.execute(
@@ -487,7 +487,8 @@ def _replace_badge(registration: Registration, *, actor: Actor, settings: Settin
     if moved != 1:  # another reprint moved it first: undo ours (the route rolls back)
         raise LanyardError("badge_in_queue", "another badge for this person was just issued")
     db.session.expire(checkin)
-    resolve_cases(actor=actor, resolution=f"new badge #{issued.serial:06d} issued ({reason})",
+    resolve_cases(actor=actor, resolution=automatic_resolution("badge_reissued", serial=f"{issued.serial:06d}",
+                                                                reason=reason),
                   registration_id=registration.id, reasons=PRINT_REASONS)
     return Reprint(serial=issued.serial, replaced_serial=current,
                    print_job=print_job_dict(db.session.get(PrintJob, issued.job_id)))
@@ -582,9 +583,9 @@ def cancel_at_desk(registration: Registration, *, actor: Actor, reason: object) 
         raise LanyardError("reason_required")
     if registration.is_cancelled:
         return registration
-    _withdraw_jobs(registration, actor=actor, why="registration cancelled")
+    _withdraw_jobs(registration, actor=actor, why=automatic_resolution("registration_cancelled"))
     cancel_registration(registration, actor=actor, reason=reason)
-    resolve_cases(actor=actor, resolution=f"registration cancelled: {reason}", registration_id=registration.id)
+    resolve_cases(actor=actor, resolution=automatic_resolution("registration_cancelled_because", reason=reason), registration_id=registration.id)
     return registration
 
 
@@ -599,7 +600,7 @@ def undo_check_in(registration: Registration, *, actor: Actor, reason: object) -
     checkin = db.session.execute(sa.select(CheckIn).filter_by(registration_id=registration.id)).scalar_one_or_none()
     if checkin is None:
         raise LanyardError("not_checked_in")
-    _withdraw_jobs(registration, actor=actor, why="check-in undone")
+    _withdraw_jobs(registration, actor=actor, why=automatic_resolution("checkin_undone"))
     now = utcnow()
     db.session.execute(sa.update(Badge).where(Badge.registration_id == registration.id, Badge.status == "valid")
                        .values(status="void", void_reason="check-in undone", voided_at=now))
@@ -633,7 +634,8 @@ def retry_print_job(job: PrintJob, *, actor: Actor, settings: Settings, printer_
         printing.retry_job(job, actor=actor, printer_name=printer_name, settings=settings)
     else:
         raise LanyardError("job_not_retryable", f"print job {job.id} carries a void badge")
-    resolve_cases(actor=actor, resolution="print job sent again" + (f" to {printer_name}" if printer_name else ""),
+    resolve_cases(actor=actor, resolution=(automatic_resolution("job_rerouted", printer=printer_name) if printer_name else
+                                   automatic_resolution("job_sent_again")),
                   print_job_id=job.id, reasons=PRINT_REASONS)
     return job
 
@@ -645,7 +647,7 @@ def cancel_print_job(job: PrintJob, *, actor: Actor, reason: object) -> PrintJob
     """
     reason = clean_text(reason, field="reason", max_length=REASON_MAX, required=False)
     printing.cancel_job(job, actor=actor, reason=reason)
-    resolve_cases(actor=actor, resolution=f"print job cancelled: {reason}", print_job_id=job.id, reasons=PRINT_REASONS)
+    resolve_cases(actor=actor, resolution=automatic_resolution("job_cancelled", reason=reason), print_job_id=job.id, reasons=PRINT_REASONS)
     return job
 
 
@@ -655,7 +657,7 @@ def mark_print_job_printed(job: PrintJob, *, actor: Actor) -> PrintJob:
     :raise LanyardError: ``job_not_retryable``.
     """
     printing.mark_job_printed(job, actor=actor)
-    resolve_cases(actor=actor, resolution="staff saw the badge print", print_job_id=job.id, reasons=PRINT_REASONS)
+    resolve_cases(actor=actor, resolution=automatic_resolution("seen_printed"), print_job_id=job.id, reasons=PRINT_REASONS)
     return job
 
 
@@ -684,6 +686,15 @@ def registration_for_email(event: Event, email: object) -> Registration:
     return found
 
 
+def _walk_up_clearance(value: HealthVerification | None, *, settings: Settings, now: datetime) -> Clearance:
+    """The verdict the health seen at a walk-up would give, before anyone is registered."""
+    if value is None:
+        return assess_clearance(None, settings.health, now)
+    health = HealthRecord(method=value.method, state=value.state, test_taken_at=value.test_taken_at)
+    health.expires_at = expiry_for(health, settings.health)
+    return assess_clearance(health, settings.health, now)
+
+
 def register_walk_up(event: Event, person: PersonInput, *, actor: Actor, settings: Settings,
                      host: Registration | None = None, health: HealthVerification | None = None,
                      print_badge: bool = False, printer_name: str | None = None, nonce: str | None = None,
@@ -692,17 +703,24 @@ def register_walk_up(event: Event, person: PersonInput, *, actor: Actor, setting
     and print. The caller sends the confirmation email after the commit.
 
     :raise LanyardError: as :func:`registration.services.register`, ``host_required``, ``host_invalid``,
-        :func:`clean_verification`'s codes, ``printer_unknown``, ``nonce_invalid``.
+        :func:`clean_verification`'s codes, ``printer_unknown``, ``nonce_invalid``; with ``print_badge``, the
+        clearance codes (``health_missing``, ``health_expired``, ``health_rejected``…) when the health seen does
+        not clear the person, before anyone is registered.
     """
     now = utcnow()
     rtype = settings.registration_types.get(person.type_name)
     if rtype is None:
         raise LanyardError("unknown_type", f"registration_type: unknown type {person.type_name!r}",
                            field="registration_type")
-    if health is not None:
-        clean_verification(health, now=now)  # refuse bad health input before registering anyone
+    value = clean_verification(health, now=now) if health is not None else None  # refuse before registering
     printer = _printer(settings, printer_name) if print_badge else None
     if print_badge:
+        # Check in and print needs a person the health seen now clears: refuse here, not after registering them
+        # (a registration without its badge, half of what the desk asked for).
+        verdict = _walk_up_clearance(value, settings=settings, now=now)
+        if not verdict.cleared:
+            raise LanyardError(verdict.reason, field="test_taken_at" if verdict.reason == "health_expired"
+                               else "method")
         nonce = check_nonce(nonce)
     if rtype.is_guest:
         if host is None:

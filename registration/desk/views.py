@@ -24,6 +24,7 @@ from ..services import PersonInput, current_event
 from ..settings import current_settings
 from ..staff import ROLES, add_staff, list_staff, new_staff_token, set_staff_active, set_staff_password
 from . import forms, services
+from .cases import read_resolution
 from .models import DeskCase
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -67,11 +68,14 @@ REASON_TEXT = {
 
 @bp.app_template_filter("event_time")
 def event_time(value: datetime | None, style: str = "medium") -> str:
-    """A time shown in the event's time zone (the desk and the venue share it)."""
+    """A time shown in the event's time zone (the desk and the venue share it).
+
+    Flask-Babel converts to its default zone, which the app factory sets to the event's: converting here too
+    would be undone (it reads the instant, not the zone) and the page would show UTC.
+    """
     if value is None:
         return "—"
-    return format_datetime(value.astimezone(current_settings().event.tz), "d MMM HH:mm" if style == "short" else
-                           "d MMM y, HH:mm")
+    return format_datetime(value, "d MMM HH:mm" if style == "short" else "d MMM y, HH:mm")
 
 
 @bp.app_template_filter("waited")
@@ -85,22 +89,149 @@ def waited(value: datetime) -> str:
     return _("%(h)d h %(m)02d", h=seconds // 3600, m=seconds % 3600 // 60)
 
 
+#: What a person reads for each action the audit log records (every ``record(actor, "…")`` in the code; a test
+#: keeps this list complete).
+ACTION_LABELS = {
+    "badge.issue": _l("Badge issued"),
+    "badge.reprint": _l("Badge reprinted"),
+    "checkin.undo": _l("Check-in undone"),
+    "desk_case.open": _l("Desk case opened"),
+    "desk_case.resolve": _l("Desk case resolved"),
+    "health.purge": _l("Health data purged"),
+    "health.reject": _l("Health proof rejected"),
+    "health.verify": _l("Health verified"),
+    "health.view": _l("Health details viewed"),
+    "kiosk.add": _l("Kiosk added"),
+    "kiosk.disable": _l("Kiosk disabled"),
+    "kiosk.enable": _l("Kiosk enabled"),
+    "kiosk.enrol": _l("Kiosk enrolled"),
+    "kiosk.lookup": _l("Looked up at a kiosk"),
+    "kiosk.rotate": _l("Kiosk code renewed"),
+    "print_job.cancel": _l("Print job cancelled"),
+    "print_job.failed": _l("Print job failed"),
+    "print_job.mark_printed": _l("Print job marked as printed"),
+    "print_job.moved": _l("Print job moved to another printer"),
+    "print_job.needs_decision": _l("Print job needs a decision"),
+    "print_job.retry": _l("Print job sent again"),
+    "registration.badge_name": _l("Name on badge changed"),
+    "registration.cancel": _l("Registration cancelled"),
+    "registration.create": _l("Registered"),
+    "registration.export": _l("Registrations exported"),
+    "registration.import": _l("Registrations imported"),
+    "registration.manage_link": _l("Management link sent"),
+    "registration.resend_confirmation": _l("Confirmation sent again"),
+    "registration.rotate_codes": _l("New codes issued"),
+    "registration.update": _l("Badge details corrected"),
+    "registration.upgrade": _l("Upgraded to a full pass"),
+    "staff.add": _l("Staff user added"),
+    "staff.disable": _l("Staff user disabled"),
+    "staff.enable": _l("Staff user enabled"),
+    "staff.login": _l("Signed in"),
+    "staff.login_failed": _l("Sign-in failed"),
+    "staff.logout": _l("Signed out"),
+    "staff.password": _l("Password set"),
+    "staff.token": _l("API token renewed"),
+}
+#: The detail fields a person at the desk cares about, with their labels; every other detail (ids, flags) stays
+#: in the audit log.
+FIELD_LABELS = {
+    "badge_name": _l("Name on badge"),
+    "title": _l("Title"),
+    "organization": _l("City or organisation"),
+    "type": _l("Pass"),
+    "serial": _l("Badge"),
+    "printer": _l("Printer"),
+    "reason": _l("Reason"),
+    "resolution": _l("Solved by"),
+    "to": _l("Sent to"),
+    "old": _l("Before"),
+    "new": _l("After"),
+}
+#: How a desk case was closed by an operation (codes of :data:`cases.AUTOMATIC_RESOLUTIONS`).
+RESOLUTION_TEXT = {
+    "health_verified": _l("health verified (%(method)s)"),
+    "badge_reissued": _l("new badge #%(serial)s issued (%(reason)s)"),
+    "badge_replaced": _l("replaced by a new badge (%(reason)s)"),
+    "registration_cancelled": _l("registration cancelled"),
+    "registration_cancelled_because": _l("registration cancelled: %(reason)s"),
+    "checkin_undone": _l("check-in undone"),
+    "job_sent_again": _l("print job sent again"),
+    "job_rerouted": _l("print job sent again to %(printer)s"),
+    "job_cancelled": _l("print job cancelled: %(reason)s"),
+    "seen_printed": _l("staff saw the badge print"),
+    "printed": _l("the badge printed"),
+}
+
+
+def resolution_text(text: str) -> str:
+    """How a case was solved, in the page's language (what staff typed is shown as typed)."""
+    found = read_resolution(text)
+    if found is None:
+        return text
+    code, params = found
+    if "method" in params:
+        params["method"] = str(forms.METHOD_LABELS.get(params["method"], params["method"]))
+    if "reason" in params and code in ("badge_reissued", "badge_replaced"):
+        params["reason"] = str(forms.BADGE_REASON_LABELS.get(params["reason"], params["reason"]))
+    return str(RESOLUTION_TEXT[code]) % params if params else str(RESOLUTION_TEXT[code])
+
+
+def action_label(action: str) -> str:
+    """An audit action as a person reads it (``badge.reprint`` → "Badge reprinted")."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+def actor_text(event) -> str:
+    """Who did an audited action, as a person reads it (the installation's own workers are "automatic")."""
+    if event.actor_type == "system":
+        return _("Lanyard (automatic)")
+    return event.actor_label or event.actor_type
+
+
+def _detail_value(key: str, value, action: str) -> str:
+    """One detail's value in the page's language."""
+    if value is None or value == "":
+        return "—"
+    if key == "type":
+        return pass_label(str(value))
+    if key == "serial" and isinstance(value, int):
+        return f"#{value:06d}"
+    if key == "reason":
+        if action.startswith("desk_case."):
+            return str(REASON_TEXT.get(value, value))
+        if action in ("badge.reprint", "badge.issue"):
+            return str(forms.BADGE_REASON_LABELS.get(value, value))
+    if key == "resolution":
+        return resolution_text(str(value))
+    return str(value)
+
+
 @bp.app_template_filter("audit_details")
-def audit_details(details: dict | None) -> str:
-    """An audit event's details as a line a person reads: ``reason: lost; serial: 1 → 2``."""
-    if not details:
-        return ""
+def audit_details(event) -> str:
+    """An audit event's details as a line a person reads: ``Reason: Lost; Badge: #000001 → #000002``.
+
+    Only :data:`FIELD_LABELS` fields are shown: ids, flags and the event's internals stay in the audit log.
+    """
+    details = event.details or {}
     before, after = details.get("before") or {}, details.get("after") or {}
-    parts = [f"{key}: {value}" for key, value in details.items() if key not in ("before", "after", "event_id")]
+    parts = [f"{FIELD_LABELS[key]}: {_detail_value(key, value, event.action)}" for key, value in details.items()
+             if key in FIELD_LABELS]
     if isinstance(before, dict) and isinstance(after, dict):
         for key in dict.fromkeys([*before, *after]):
-            parts.append(f"{key}: {before.get(key, '—')} → {after.get(key, '—')}")
+            if key in FIELD_LABELS and before.get(key) != after.get(key):
+                parts.append(f"{FIELD_LABELS[key]}: {_detail_value(key, before.get(key), event.action)} → "
+                             f"{_detail_value(key, after.get(key), event.action)}")
+    if details.get("automatic"):
+        parts.append(_("automatically"))
     return "; ".join(parts)
 
 
 @bp.app_context_processor
 def _desk_globals():
     return {"reason_text": lambda code: REASON_TEXT.get(code, code), "method_labels": forms.METHOD_LABELS,
+            "stated_labels": forms.STATED_LABELS,
+            "action_label": action_label, "resolution_text": resolution_text, "actor_text": actor_text,
             "reprint_labels": forms.REPRINT_LABELS, "role_labels": forms.ROLE_LABELS, "pass_label": pass_label,
             "job_state": lambda state: forms.JOB_STATE_LABELS.get(state, state),
             "health_state": lambda state: forms.HEALTH_STATE_LABELS.get(state, state),
@@ -540,7 +671,14 @@ def walk_up():
         db.session.commit()
     except LanyardError as error:
         db.session.rollback()
-        _refuse(error)
+        if error.code in services.HEALTH_REASONS and error.extra.get("field") in form:
+            # nobody was registered: say which field to change, at the field
+            message = _("Not cleared to check in: %(reason)s. Enter the health proof you saw, or untick “Check in "
+                        "and print the badge now”.", reason=REASON_TEXT[error.code])
+            form[error.extra["field"]].errors = [*form[error.extra["field"]].errors, message]
+            flash(message, "error")
+        else:
+            _refuse(error)
         return render_template("desk/walk_up.html", form=form), 422
     except IntegrityError:
         db.session.rollback()

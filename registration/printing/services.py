@@ -18,7 +18,7 @@ from ..models import Registration, UTCDateTime, utcnow
 from ..search import code_prefix
 from ..settings import Settings
 from ..checkin.models import CheckIn
-from ..desk.cases import PRINT_REASONS, open_desk_case, resolve_cases
+from ..desk.cases import PRINT_REASONS, automatic_resolution, open_desk_case, resolve_cases
 from .models import CLAIMABLE_STATES, Badge, PrinterState, PrintJob
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ def record_printed(claim: ClaimedJob, *, worker_id: str, now: datetime) -> bool:
     if result.rowcount != 1:
         return False
     # A badge that failed before and printed now (a staff retry, a fallback printer) needs the desk no more.
-    resolve_cases(actor=Actor.system("print-worker"), resolution="printed", print_job_id=claim.id,
+    resolve_cases(actor=Actor.system("print-worker"), resolution=automatic_resolution("printed"), print_job_id=claim.id,
                   reasons=PRINT_REASONS, now=now)
     return True
 

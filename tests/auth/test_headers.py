@@ -105,6 +105,22 @@ def test_every_page_sends_the_security_headers(visits, page):
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_links_an_icon_that_is_served(app, visits, page):
+    import re
+
+    found = re.search(r'<link rel="icon" href="([^"]+)"', visits[page]().get_data(as_text=True))
+    assert found, "the page links no icon: the browser asks for /favicon.ico"
+    with app.test_client().get(found.group(1)) as icon:
+        assert (icon.status_code, icon.mimetype) == (200, "image/svg+xml")
+
+
+def test_favicon_ico_is_served_to_browsers_that_ask_for_it_anyway(app):
+    with app.test_client().get("/favicon.ico") as response:
+        assert (response.status_code, response.mimetype) == (200, "image/svg+xml")
+        assert b"<svg" in response.data
+
+
 @pytest.mark.parametrize("page", DESK_PAGES + ["kiosk", "manage", "login"])
 def test_pages_with_personal_data_are_never_stored(visits, page):
     response = visits[page]()

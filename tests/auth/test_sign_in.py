@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -373,6 +373,23 @@ def test_signing_out_ends_the_session(app, registrar_browser):
     response = registrar_browser.post("/logout", data={"csrf_token": registrar_browser.csrf_token})
     assert response.status_code == 302
     assert not _signed_in(registrar_browser)
+
+
+@pytest.mark.parametrize(("lang", "notice"), [("en", "You are signed out."), ("es", "Ha cerrado la sesión.")])
+def test_signing_out_shows_the_sign_in_page_saying_so_without_a_next(app, registrar_browser, lang, notice):
+    registrar_browser.get(f"/desk/?lang={lang}")
+    response = registrar_browser.post("/logout", data={"csrf_token": registrar_browser.csrf_token})
+    assert response.headers["Location"] == "/login"
+    page = registrar_browser.get("/login").get_data(as_text=True)
+    assert notice in page
+    assert notice not in registrar_browser.get("/login").get_data(as_text=True)  # said once
+
+
+@pytest.mark.parametrize(("path", "expected"), [("/desk/", "/desk/"), ("/desk/cases?x=1", "/desk/cases?x=1")])
+def test_the_way_back_after_signing_in_has_no_stray_question_mark(app, client, path, expected):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response.headers["Location"]).query) == {"next": [expected]}
 
 
 def test_a_copy_of_the_session_cookie_made_before_signing_out_no_longer_opens_the_desk(app, registrar_browser):

@@ -223,6 +223,42 @@ def test_the_arrow_keys_move_through_several_results(staff_page, make_registrati
     expect(page.get_by_role("heading", level=1)).to_have_text(f"{first} {last}")
 
 
+def test_search_results_keep_their_columns_whatever_a_row_lacks(staff_page, make_registration):
+    make_registration(first_name="María", last_name="Núñez", organization="City of Sacramento")
+    make_registration(first_name="Ángel", last_name="Núñez", organization="",
+                      badge_name="Ángel Núñez-Villanueva de la Santísima Trinidad")
+    make_registration(first_name="Pedro", last_name="Nuñez", organization="City of Los Ángeles")
+    page, _user = staff_page()
+    page.keyboard.type("nunez")
+    results = page.locator("#results a.result")
+    expect(results).to_have_count(3)
+    shot(page, "search-columns")
+
+    def lefts(cell: str) -> set[int]:
+        return {round(results.nth(i).locator(cell).bounding_box()["x"]) for i in range(3)}
+
+    for cell in (".who", ".org", ".email", ".tags"):
+        assert len(lefts(cell)) == 1, cell  # every row's cell starts where the others' do
+    angel = results.filter(has_text="Villanueva")
+    expect(angel.locator(".org")).to_have_text("")
+    expect(angel.locator(".who .badge-name")).to_contain_text("Ángel Núñez-Villanueva")
+    assert angel.locator(".badge-name").bounding_box()["x"] == angel.locator(".name").bounding_box()["x"]
+
+
+def test_the_staff_page_in_spanish_keeps_each_button_by_its_input_and_the_heading_clear_of_the_table(
+        staff_page, live_server):
+    page, _user = staff_page("admin")
+    page.goto(f"{live_server}/desk/admin/staff?lang=es")
+    shot(page, "staff-es")
+    password = page.locator("form.inline-form:has(input[type=password])").first
+    field, button = password.locator("input[type=password]").bounding_box(), password.locator("[type=submit]").bounding_box()
+    assert 0 <= button["x"] - (field["x"] + field["width"]) <= 16  # beside its input, not across the cell
+    assert abs((button["y"] + button["height"]) - (field["y"] + field["height"])) <= 4
+    table = page.locator("table.dense").bounding_box()
+    heading = page.get_by_role("heading", name="Añadir un usuario del personal").bounding_box()
+    assert heading["y"] - (table["y"] + table["height"]) >= 20
+
+
 def test_nobody_matching_is_said_plainly(staff_page, make_registration):
     make_registration(first_name="Ada", last_name="Lovelace")
     page, _user = staff_page()
@@ -379,7 +415,7 @@ def test_a_person_the_kiosk_sends_to_the_desk_is_queued_and_verify_and_print_clo
     expect(queue.locator("tbody tr")).to_have_count(0)
     resolved = desk.locator("main table").last
     expect(resolved).to_contain_text("Alan Turing")
-    expect(resolved).to_contain_text("health vaccinated verified")
+    expect(resolved).to_contain_text("health verified (Vaccination proof seen)")
 
 
 # --- walk-ups -------------------------------------------------------------------------------------------------
@@ -448,6 +484,7 @@ def test_a_refused_walk_up_says_why_and_keeps_what_was_typed(staff_page, make_re
     page, _user = staff_page()
     page.goto(f"{live_server}/desk/walk-up")
     page.get_by_label("City or organisation").fill("City of Arlington")
+    page.get_by_label("Health proof seen").select_option(label="Vaccination proof seen")  # cleared: only `fields` fail
     for label, value in fields.items():
         field = page.get_by_label(label, exact=True)
         if label == "Pass":

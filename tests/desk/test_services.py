@@ -988,11 +988,30 @@ def test_a_walk_up_without_printing_is_only_registered(event, settings, registra
     assert count(Registration) == 1 and count(CheckIn) == 0
 
 
-def test_a_walk_up_who_is_not_cleared_is_registered_but_gets_no_badge(event, settings, registrar):
-    walk_up = register_walk_up(event, _walk_up(), actor=registrar, settings=settings, print_badge=True,
-                               nonce=new_nonce())
+NOT_CLEARING_WALK_UP_HEALTH = [
+    ("no health", None, "health_missing", "method"),
+    ("positive on-site test", HealthVerification("onsite_test", test_taken_at=utcnow() - timedelta(hours=1),
+                                                 result="positive"), "health_rejected", "method"),
+    ("negative test too old", HealthVerification("negative_test", test_taken_at=utcnow() - timedelta(hours=80)),
+     "health_expired", "test_taken_at"),
+]
+
+
+@pytest.mark.parametrize(("health", "code", "field"), [(h, c, f) for _n, h, c, f in NOT_CLEARING_WALK_UP_HEALTH],
+                         ids=[n for n, _h, _c, _f in NOT_CLEARING_WALK_UP_HEALTH])
+def test_a_walk_up_to_print_who_would_not_be_cleared_is_refused_before_anyone_is_registered(
+        event, settings, registrar, health, code, field):
+    with pytest.raises(LanyardError) as caught:
+        register_walk_up(event, _walk_up(), actor=registrar, settings=settings, health=health, print_badge=True,
+                         nonce=new_nonce())
+    assert (caught.value.code, caught.value.extra["field"]) == (code, field)
+    assert count(Registration) == 0 and count(Badge) == 0  # before the rollback: nothing was written
+    db.session.rollback()
+
+
+def test_a_walk_up_not_cleared_may_still_be_registered_without_printing(event, settings, registrar):
+    register_walk_up(event, _walk_up(), actor=registrar, settings=settings, print_badge=False)
     db.session.commit()
-    assert (walk_up.checkin.result, walk_up.checkin.reason) == ("needs_desk", "health_missing")
     assert count(Registration) == 1 and count(Badge) == 0
 
 
