@@ -76,6 +76,15 @@ def test_the_right_password_signs_in_and_opens_the_desk(app, client, make_staff)
     assert account.email in _text(page)
 
 
+@pytest.mark.parametrize(("role", "home"), [("registrar", "/desk/"), ("admin", "/desk/"), ("door", "/door/")])
+def test_each_role_lands_on_a_page_it_may_open(app, client, make_staff, role, home):
+    account = make_staff(role)
+    response = sign_in(client, account.email, account.password)
+    assert response.status_code == 302, _text(response)
+    assert urlsplit(response.headers["Location"]).path == home
+    assert client.get(home).status_code == 200
+
+
 def test_the_email_is_matched_without_regard_to_case_or_spaces(app, client, make_staff):
     account = make_staff("registrar", email="casey@example.org")
     assert sign_in(client, "  Casey@EXAMPLE.org ", account.password).status_code == 302
