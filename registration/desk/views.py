@@ -747,7 +747,7 @@ def conflicts():
     """What doors decided offline that the server would not have, newest first."""
     from ..door.services import list_conflicts
 
-    return render_template("desk/conflicts.html", conflicts=list_conflicts(current_event(_settings())))
+    return render_template("desk/conflicts.html", conflicts=list_conflicts(current_event(current_settings())))
 
 
 # --- printers and kiosks ----------------------------------------------------------------------------------

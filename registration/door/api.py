@@ -18,6 +18,7 @@ from ..api import ok, refusal
 from ..errors import LanyardError
 from ..extensions import db
 from ..services import EventRef, current_event
+from ..settings import current_settings
 from . import services
 
 bp = Blueprint("door_api", __name__, url_prefix="/api/v1")
@@ -30,13 +31,9 @@ TEXT_FIELDS = ("code", "area", "nonce", "direction", "door", "scanned_at", "offl
 COMPRESS_OVER = 16 * 1024
 
 
-def _settings():
-    return current_app.extensions["lanyard"]
-
-
 def _event() -> EventRef:
     """The configured event, looked up once per app (every scan needs only its id)."""
-    settings = _settings()
+    settings = current_settings()
     refs = current_app.extensions.setdefault("lanyard.event_refs", {})
     ref = refs.get(settings.event.slug)
     if ref is None:
@@ -83,7 +80,7 @@ def _time(value: str | None) -> datetime | None:
 @bp.post("/scans")
 def create_scan():
     """Decide one door scan (or store one a door decided offline) and answer admit or deny with the reason."""
-    settings = _settings()
+    settings = current_settings()
     for attempt in range(ATTEMPTS):
         try:
             body = _scan_body()
@@ -108,7 +105,7 @@ def snapshot():
     """The door page's offline copy of an area: every valid badge's digest and pass, or the changes since a cursor."""
     try:
         payload = services.build_snapshot(_event(), area=request.args.get("area"), since=request.args.get("since"),
-                                          settings=_settings())
+                                          settings=current_settings())
     except LanyardError as error:
         return refusal(error)
     response = ok(payload)

@@ -115,7 +115,7 @@ _SUPERSEDED_CODE = sa.select(SupersededCode.__table__.c.id).where(
     SupersededCode.__table__.c.code_hash == sa.bindparam("digest"))
 _CURRENT_BADGE = sa.select(sa.func.max(_badges.c.id)).where(
     _badges.c.registration_id == sa.bindparam("registration_id"), _badges.c.status == "valid")
-_STORED = sa.select(_scans.c.response, _scans.c.request_digest).where(
+_STORED = sa.select(_scans.c.id, _scans.c.response, _scans.c.request_digest, _scans.c.conflict).where(
     _scans.c.staff_id == sa.bindparam("staff_id"), _scans.c.nonce == sa.bindparam("nonce"))
 _OCCUPANCY = sa.select(_occupancy.c.occupancy).where(
     _occupancy.c.event_id == sa.bindparam("event_id"), _occupancy.c.area == sa.bindparam("area"))
@@ -201,8 +201,8 @@ def _offline_fields(scanned_at: datetime | None, offline: object, offline_result
     return bool(offline), offline_result
 
 
-def _stored_answer(staff_id: int, nonce: str, digest: str) -> dict | None:
-    """The answer first given to this nonce, or None.
+def _stored_scan(staff_id: int, nonce: str, digest: str):
+    """The scan first stored under this nonce (its id, answer and conflict), or None.
 
     :raise LanyardError: ``nonce_reused`` when the nonce was used for a different scan.
     """
@@ -211,7 +211,20 @@ def _stored_answer(staff_id: int, nonce: str, digest: str) -> dict | None:
         return None
     if not digests_match(row.request_digest, digest):
         raise LanyardError("nonce_reused")
-    return row.response
+    return row
+
+
+def _note_offline_admission(event_id: int, actor: Actor, stored, *, area: str, door: str) -> None:
+    """A scan the server decided, whose answer the door never got (it timed out and decided offline), comes back as
+    an upload: had the door admitted a person the server refused, that is a conflict on the stored scan."""
+    response = stored.response
+    if stored.conflict is not None or response.get("result") != "deny":
+        return
+    conflict = CONFLICTS[response["reason"]]
+    _conn().execute(sa.update(_scans).where(_scans.c.id == stored.id).values(
+        conflict=conflict, offline_result="admit"))
+    record_target(actor, "door.conflict", "AccessScan", stored.id, event_id=event_id, conflict=conflict, area=area,
+                  door=door, reason=response["reason"])
 
 
 def _occupancy_now(event_id: int, area: str) -> int:
@@ -345,11 +358,14 @@ def record_scan(event: Event | EventRef, *, actor: Actor, code: object, area: ob
     if direction not in DIRECTIONS:
         raise LanyardError("invalid_field", 'direction: "in" or "out"', field="direction")
     offline, offline_result = _offline_fields(scanned_at, offline, offline_result, now)
-    digest = request_digest("scan", code, area_settings.name, direction, door_name, _iso(scanned_at), offline,
-                            offline_result)
-    stored = _stored_answer(actor.id, nonce, digest)
+    # The scan's identity, not how it travelled: a scan that timed out online is decided offline by the door and
+    # uploaded later under the same nonce, and must then be the same scan, counted once.
+    digest = request_digest("scan", code, area_settings.name, direction, door_name)
+    stored = _stored_scan(actor.id, nonce, digest)
     if stored is not None:
-        return ScanOutcome(stored, replayed=True)
+        if offline and offline_result == "admit":
+            _note_offline_admission(event.id, actor, stored, area=area_settings.name, door=door_name)
+        return ScanOutcome(stored.response, replayed=True)
     at = scanned_at or now
     # Offline, the room's count at that moment is unknown to the server: capacity is the door's call then.
     decision = _decide(event.id, code, area_settings, direction, at, settings=settings, check_capacity=not offline)

@@ -285,6 +285,32 @@ def test_a_void_badge_admitted_offline_is_a_conflict_counted_and_audited(make_ba
                                                                           "badge_void")
 
 
+def test_a_scan_that_timed_out_online_and_is_uploaded_offline_is_the_same_scan(make_badge, scan, event):
+    badge = make_badge()
+    nonce = new_nonce()
+    online = scan(badge.code, "expo", nonce=nonce)  # the server decided; the answer never reached the door
+    upload = _offline(scan, badge.code, at=DURING, nonce=nonce)
+    assert upload.replayed and upload.response == online.response
+    assert count(AccessScan) == 1
+    assert db.session.get(AreaOccupancy, (event.id, "expo")).occupancy == 1
+
+
+def test_a_refused_scan_the_door_admitted_offline_after_a_time_out_is_a_conflict(make_badge, scan, settings, event):
+    badge = make_badge()
+    issue_badge_for(db.session.get(Registration, badge.registration_id), settings, reason="lost")
+    nonce = new_nonce()
+    assert scan(badge.code, "expo", nonce=nonce).reason == "badge_void"  # stored; the door timed out, admitted
+    _offline(scan, badge.code, at=DURING, nonce=nonce)
+    row = db.session.execute(sa.select(AccessScan)).scalar_one()
+    assert (row.conflict, row.offline_result) == ("admitted_void", "admit")
+    assert [c.conflict for c in list_conflicts(event)] == ["admitted_void"]
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)
+                              .filter_by(action="door.conflict")).scalar_one() == 1
+    _offline(scan, badge.code, at=DURING, nonce=nonce)  # the queue uploads it again: no second conflict
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)
+                              .filter_by(action="door.conflict")).scalar_one() == 1
+
+
 @pytest.mark.parametrize("setup, area, conflict", [
     ("guest", "breakouts", "admitted_denied"), ("unknown", "expo", "admitted_unknown"),
     ("cancelled", "expo", "admitted_cancelled"), ("expired", "expo", "admitted_not_cleared"),
