@@ -97,6 +97,7 @@ ACTION_LABELS = {
     "checkin.undo": _l("Check-in undone"),
     "desk_case.open": _l("Desk case opened"),
     "desk_case.resolve": _l("Desk case resolved"),
+    "door.conflict": _l("Door conflict"),
     "health.purge": _l("Health data purged"),
     "health.reject": _l("Health proof rejected"),
     "health.verify": _l("Health verified"),
