@@ -217,7 +217,7 @@ class Card:
     def problem_jobs(self) -> list[PrintJob]:
         """Print jobs that wait for a staff decision (held, failed, unconfirmed)."""
         return [line.job for line in self.badges
-                if line.job is not None and line.job.state in ("held", "failed", "needs_decision")]
+                if line.job is not None and line.job.waits_for_staff]
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -799,7 +799,7 @@ def floor(settings: Settings) -> tuple[list[KioskLine], list[printing.PrinterSna
     kiosks = [KioskLine(k, printers.get(k.printer_name))
               for k in db.session.execute(sa.select(Kiosk).order_by(Kiosk.name)).scalars()]
     problems = list(db.session.execute(
-        sa.select(PrintJob).where(PrintJob.state.in_(("held", "failed", "needs_decision")))
+        sa.select(PrintJob).where(PrintJob.waits_for_staff)
         .order_by(PrintJob.id).limit(200)).scalars())
     return kiosks, list(printers.values()), problems
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from ..extensions import db
@@ -15,6 +16,8 @@ from ..models import Registration, UTCDateTime, prefix_string, utcnow
 JOB_STATES = ("queued", "sending", "printed", "held", "failed", "needs_decision", "cancelled")
 #: States a worker may claim a job from (when its ``next_attempt_at`` has come).
 CLAIMABLE_STATES = ("queued", "held")
+#: States in which a job waits for staff (see :attr:`PrintJob.waits_for_staff`).
+STAFF_STATES = ("held", "failed", "needs_decision")
 
 
 class Badge(db.Model):
@@ -88,6 +91,17 @@ class PrintJob(db.Model):
     printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     badge: Mapped[Badge] = relationship()
+
+    @hybrid_property
+    def waits_for_staff(self) -> bool:
+        """Held, failed or unconfirmed; and a held job while a worker tries it again (it is ``sending`` for a
+        moment on every retry, and the desk must not lose sight of it then)."""
+        return self.state in STAFF_STATES or (self.state == "sending" and self.held_since is not None)
+
+    @waits_for_staff.inplace.expression
+    @classmethod
+    def _waits_for_staff_expression(cls):
+        return sa.or_(cls.state.in_(STAFF_STATES), sa.and_(cls.state == "sending", cls.held_since.is_not(None)))
 
 
 class PrinterState(db.Model):

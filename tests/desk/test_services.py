@@ -1114,3 +1114,21 @@ def test_a_walk_up_is_found_by_the_desk_search_at_once(event, settings, registra
     walk_up = register_walk_up(event, _walk_up(last_name="Xiong"), actor=registrar, settings=settings)
     db.session.commit()
     assert search(event.id, "xiong") == [walk_up.issued.registration.id]
+
+
+@pytest.mark.parametrize(("state", "held", "waits"), [
+    ("queued", False, False), ("sending", False, False), ("held", True, True), ("sending", True, True),
+    ("failed", False, True), ("needs_decision", False, True), ("printed", False, False), ("cancelled", False, False),
+])
+def test_a_held_job_stays_in_front_of_staff_while_the_worker_tries_it_again(checked_in, settings, state, held, waits):
+    from registration.desk.services import floor, load_card
+
+    registration = checked_in()
+    jobs = PrintJob.__table__
+    badges = sa.select(Badge.id).where(Badge.registration_id == registration.id)
+    db.session.execute(sa.update(jobs).where(jobs.c.badge_id.in_(badges))
+                       .values(state=state, held_since=utcnow() if held else None))
+    db.session.commit()
+    db.session.expire_all()
+    assert bool(load_card(registration, settings=settings).problem_jobs) is waits
+    assert bool(floor(settings)[2]) is waits
