@@ -9,9 +9,8 @@ and answers with the one response shape or the one error shape of ``registration
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request
-from sqlalchemy.exc import IntegrityError
 
-from registration.api import error_response, ok, refusal
+from registration.api import answer, error_response, ok, refusal
 from registration.checkin.services import check_in, find_for_kiosk
 from registration.errors import LanyardError
 from registration.extensions import db
@@ -22,8 +21,6 @@ from . import services
 
 bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
 
-#: A request that lost a race to a concurrent one is rolled back and answered again, this often at most.
-ATTEMPTS = 3
 
 
 
@@ -63,20 +60,13 @@ def create_checkin():
         return error_response("bad_request", 'Send a JSON object with "nonce" and either "code" or "selection".',
                               400)
     settings = current_settings()
-    for attempt in range(ATTEMPTS):
-        try:
-            outcome = check_in(_event(), code=body.get("code"), selection=body.get("selection"),
-                               kiosk=g.kiosk, nonce=body.get("nonce"), settings=settings)
-            db.session.commit()
-            return ok(outcome.response)
-        except LanyardError as error:
-            db.session.rollback()
-            return refusal(error)
-        except IntegrityError:
-            # A concurrent request with the same nonce committed first: the next attempt returns its answer.
-            db.session.rollback()
-            if attempt == ATTEMPTS - 1:
-                raise
+
+    def run():
+        outcome = check_in(_event(), code=body.get("code"), selection=body.get("selection"), kiosk=g.kiosk,
+                           nonce=body.get("nonce"), settings=settings)
+        return ok(outcome.response), None
+
+    return answer(run)
 
 
 @bp.get("/print-jobs/<int:job_id>")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from flask import jsonify
+from sqlalchemy.exc import IntegrityError
 
 from .errors import LanyardError
+from .extensions import db
+
+#: How often a request that lost a race on a unique key (two retries with one nonce) is run again.
+ATTEMPTS = 3
 
 #: HTTP status for each refusal code; anything not listed is 422 (understood, refused).
 STATUS = {
@@ -49,3 +54,27 @@ def ok(payload: dict, status: int = 200):
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def answer(run):
+    """Run an API view's work, ``run() -> (response, after_commit or None)``: commit once and then call
+    ``after_commit`` (mail, never inside the transaction); a refusal rolls back and answers its code.
+
+    A request that lost a race on a unique key (the same nonce sent twice at once) runs again: the service then
+    finds the winner's stored answer and replays it. After :data:`ATTEMPTS` lost races the answer is 409 ``conflict``.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            response, after_commit = run()
+            db.session.commit()
+        except LanyardError as error:
+            db.session.rollback()
+            return refusal(error)
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == ATTEMPTS - 1:
+                return error_response("conflict", "A concurrent change won; try again.", 409)
+            continue
+        if after_commit is not None:
+            after_commit()
+        return response

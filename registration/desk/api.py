@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, g, request
-from sqlalchemy.exc import IntegrityError
 
-from ..api import error_response, ok, refusal
+from ..api import answer, error_response, ok, refusal
 from ..errors import LanyardError
 from ..extensions import db
 from ..mail import deliver_confirmations
@@ -27,8 +26,6 @@ from .models import DeskCase
 
 bp = Blueprint("desk_api", __name__, url_prefix="/api/v1")
 
-#: A request that lost a race to a concurrent one with the same nonce is answered again, this often at most.
-ATTEMPTS = 3
 #: Fields of a walk-up registration (strings).
 PERSON_FIELDS = ("first_name", "last_name", "badge_name", "email", "title", "organization", "registration_type")
 
@@ -93,28 +90,6 @@ def _clearance_dict(clearance) -> dict:
             "expires_at": services._iso(clearance.expires_at)}
 
 
-def _answer(run):
-    """Run a view's work: commit on success, roll back and answer the refusal otherwise.
-
-    A lost nonce race (IntegrityError) is run again; the service then replays the winner's answer.
-    """
-    for attempt in range(ATTEMPTS):
-        try:
-            response, after_commit = run()
-            db.session.commit()
-        except LanyardError as error:
-            db.session.rollback()
-            return refusal(error)
-        except IntegrityError:
-            db.session.rollback()
-            if attempt == ATTEMPTS - 1:
-                return error_response("conflict", "A concurrent change won; try again.", 409)
-            continue
-        if after_commit is not None:
-            after_commit()
-        return response
-
-
 @bp.get("/registrations")
 def search():
     """Search as you type: ``?q=TEXT&limit=N`` (N ≤ 50) → ``{"results": [...]}``."""
@@ -134,7 +109,7 @@ def card(registration_id: int):
         services.view_health_details(registration, actor=g.actor, channel="api")
         card_ = services.load_card(registration, settings=current_settings())
         return ok(services.card_dict(card_, settings=current_settings())), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.patch("/registrations/<int:registration_id>")
@@ -146,7 +121,7 @@ def update(registration_id: int):
         changed = services.update_registration(registration, body, actor=g.actor)
         card_ = services.load_card(registration, settings=current_settings())
         return ok({"changed": changed, "registration": services.card_dict(card_, settings=current_settings())}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/registrations/<int:registration_id>/health")
@@ -166,7 +141,7 @@ def health(registration_id: int):
             return ok({"health": _clearance_dict(clearance), "checkin": outcome.response if outcome else None}), None
         clearance = services.verify_health(registration, verification, actor=g.actor, settings=current_settings())
         return ok({"health": _clearance_dict(clearance)}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/registrations/<int:registration_id>/checkin")
@@ -179,7 +154,7 @@ def checkin(registration_id: int):
                                             settings=current_settings(), nonce=body.get("nonce"),
                                             printer_name=body.get("printer"))
         return ok(outcome.response), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.delete("/registrations/<int:registration_id>/checkin")
@@ -189,7 +164,7 @@ def undo_checkin(registration_id: int):
         body = _body("reason")
         services.undo_check_in(_registration(registration_id), actor=g.actor, reason=body.get("reason"))
         return ok({"undone": True}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/registrations/<int:registration_id>/badges")
@@ -201,7 +176,7 @@ def reprint(registration_id: int):
                                         settings=current_settings(), nonce=body.get("nonce"),
                                         printer_name=body.get("printer"))
         return ok(result.as_dict(), 201), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/registrations/<int:registration_id>/upgrade")
@@ -214,7 +189,7 @@ def upgrade(registration_id: int):
                                                type_name=body.get("registration_type"),
                                                email=body.get("email") or "", printer_name=body.get("printer"))
         return ok({"upgraded": True, "badge": result.as_dict() if result else None}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/registrations/<int:registration_id>/cancel")
@@ -225,7 +200,7 @@ def cancel(registration_id: int):
         registration = services.cancel_at_desk(_registration(registration_id), actor=g.actor,
                                                reason=body.get("reason"))
         return ok({"status": registration.status}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/registrations/<int:registration_id>/confirmation")
@@ -273,7 +248,7 @@ def walk_up():
         return ok({"id": registration.id, "status": registration.status,
                    "health": _clearance_dict(walk.clearance) if walk.clearance else None,
                    "checkin": walk.checkin.response if walk.checkin else None}, 201), mail
-    return _answer(run)
+    return answer(run)
 
 
 @bp.get("/desk-cases")
@@ -296,7 +271,7 @@ def resolve(case_id: int):
             raise LanyardError("not_found", f"no desk case {case_id}")
         return ok({"desk_case": services.case_dict(services.resolve_case(case, actor=g.actor,
                                                                           resolution=body.get("resolution")))}), None
-    return _answer(run)
+    return answer(run)
 
 
 def _job(job_id: int) -> PrintJob:
@@ -314,7 +289,7 @@ def retry_job(job_id: int):
         job = services.retry_print_job(_job(job_id), actor=g.actor, settings=current_settings(),
                                        printer_name=body.get("printer"))
         return ok({"print_job": services.print_job_dict(job)}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/print-jobs/<int:job_id>/cancel")
@@ -324,7 +299,7 @@ def cancel_job(job_id: int):
         body = _body("reason")
         job = services.cancel_print_job(_job(job_id), actor=g.actor, reason=body.get("reason"))
         return ok({"print_job": services.print_job_dict(job)}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.post("/print-jobs/<int:job_id>/printed")
@@ -333,7 +308,7 @@ def job_printed(job_id: int):
     def run():
         job = services.mark_print_job_printed(_job(job_id), actor=g.actor)
         return ok({"print_job": services.print_job_dict(job)}), None
-    return _answer(run)
+    return answer(run)
 
 
 @bp.get("/printers")

@@ -12,19 +12,15 @@ import gzip
 from datetime import datetime
 
 from flask import Blueprint, current_app, g, request
-from sqlalchemy.exc import IntegrityError
 
-from ..api import ok, refusal
+from ..api import answer, ok, refusal
 from ..errors import LanyardError
-from ..extensions import db
 from ..services import EventRef, current_event
 from ..settings import current_settings
 from . import services
 
 bp = Blueprint("door_api", __name__, url_prefix="/api/v1")
 
-#: A scan that lost a race to a concurrent one with the same nonce is answered again, this often at most.
-ATTEMPTS = 3
 #: Fields of a scan that must be text when present.
 TEXT_FIELDS = ("code", "area", "nonce", "direction", "door", "scanned_at", "offline_result")
 #: A snapshot larger than this is sent gzip-compressed to clients that accept it (every browser does).
@@ -81,23 +77,16 @@ def _time(value: str | None) -> datetime | None:
 def create_scan():
     """Decide one door scan (or store one a door decided offline) and answer admit or deny with the reason."""
     settings = current_settings()
-    for attempt in range(ATTEMPTS):
-        try:
-            body = _scan_body()
-            outcome = services.record_scan(
-                _event(), actor=g.actor, code=body["code"], area=body["area"], nonce=body.get("nonce"),
-                door=body["door"], direction=body.get("direction", "in"), scanned_at=_time(body.get("scanned_at")),
-                offline=body.get("offline", False), offline_result=body.get("offline_result"), settings=settings)
-            db.session.commit()
-            return ok(outcome.response)
-        except LanyardError as error:
-            db.session.rollback()
-            return refusal(error)
-        except IntegrityError:
-            # A concurrent request with the same nonce committed first: the next attempt returns its answer.
-            db.session.rollback()
-            if attempt == ATTEMPTS - 1:
-                raise
+
+    def run():
+        body = _scan_body()
+        outcome = services.record_scan(
+            _event(), actor=g.actor, code=body["code"], area=body["area"], nonce=body.get("nonce"),
+            door=body["door"], direction=body.get("direction", "in"), scanned_at=_time(body.get("scanned_at")),
+            offline=body.get("offline", False), offline_result=body.get("offline_result"), settings=settings)
+        return ok(outcome.response), None
+
+    return answer(run)
 
 
 @bp.get("/door/snapshot")
