@@ -41,7 +41,8 @@ from registration.staff import add_staff, set_staff_password, verify_staff_passw
 from .services import add_kiosk, enrolment_url, rotate_kiosk_token
 
 DEMO_KIOSKS = (("kiosk-1", "kiosk-1", "Lobby A"), ("kiosk-2", "kiosk-2", "Lobby B"))
-DEMO_STAFF = (("registrar@demo.example.org", "registrar"), ("admin@demo.example.org", "admin"))
+DEMO_STAFF = (("registrar@demo.example.org", "registrar"), ("admin@demo.example.org", "admin"),
+              ("door@demo.example.org", "door"))
 SAMPLES = ("cleared full", "cleared full", "cleared full", "cleared full", "cleared guest", "not cleared")  # as printed
 ACTOR = Actor.system("demo")
 
@@ -181,7 +182,7 @@ def _pick_people(event, settings: Settings, labels: list[str], *, exclude: set[i
 
 
 def _keep_staff(state: DemoState, changes: list[str]) -> list[tuple[str, str, str]]:
-    """The demo's desk accounts with last run's passwords while they still work (desk sessions survive)."""
+    """The demo's desk and door accounts with last run's passwords while they still work (sessions survive)."""
     accounts = []
     for email, role in DEMO_STAFF:
         user = db.session.execute(sa.select(StaffUser).filter_by(email=email)).scalar_one_or_none()
@@ -242,7 +243,7 @@ def demo_command(host, port, attendees):
         else:
             click.echo(f"  {kiosk.name} ({kiosk.location}): enrolled browsers keep working; "
                        f"`lanyard kiosk rotate {kiosk.name}` prints a new enrolment URL and un-enrols them")
-    click.echo(f"  Help desk:         {base}/login")
+    click.echo(f"  Help desk:         {base}/login  (door staff land on the door page, {base}/door/)")
     for email, role, password in staff:
         click.echo(f"    {role:<9} {email}  password {password}")
     click.echo("  Codes to scan or type at a kiosk:")
@@ -255,6 +256,8 @@ def demo_command(host, port, attendees):
         if directory:
             click.echo(f"  Badges printed by {name} appear in {directory}/")
     click.echo(f"  Confirmation emails are written to {settings.mail.outbox or settings.mail.host}")
+    click.echo("  At the door page, hold a badge (or its PNG on another screen) to the camera, or scan its QR code with a "
+               "handheld scanner")
     if changes:
         click.echo("  Changed since the last run:")
         for change in changes:
