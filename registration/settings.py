@@ -259,10 +259,9 @@ def _window_time(value: object, where: str, tz: ZoneInfo) -> datetime:
     """One end of an opening window: ``"YYYY-MM-DDTHH:MM"`` in the event's time zone."""
     if isinstance(value, datetime) and value.tzinfo is None:  # TOML's own local date-time, unquoted
         return value.replace(tzinfo=tz)
-    try:
-        return datetime.strptime(value, _WINDOW_FORMAT).replace(tzinfo=tz) if isinstance(value, str) else None
-    except ValueError:
-        pass
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(value, _WINDOW_FORMAT).replace(tzinfo=tz)
     raise ConfigError(f"{where}: expected [\"YYYY-MM-DDTHH:MM\", \"YYYY-MM-DDTHH:MM\"] windows, got {value!r}")
 
 

@@ -64,6 +64,8 @@ def test_the_shipped_config_is_valid():
         ({"areas.caucus.open": [["2027-09-15T12:00", "2027-09-15T08:00"]]}, "areas.caucus.open"),
         ({"areas.caucus.open": [["2027-09-15 8am", "2027-09-15T12:00"]]}, "areas.caucus.open"),
         ({"areas.caucus.open": [["2027-09-15T08:00"]]}, "areas.caucus.open"),
+        ({"areas.caucus.open": [[1, 2]]}, "areas.caucus.open"),
+        ({"areas.caucus.open": [[None, "2027-09-15T12:00"]]}, "areas.caucus.open"),
         ({"areas.Bad-Name.label": "x"}, "areas.Bad-Name"),
         ({"event.areas": ["expo", "moon"]}, "event.areas"),
         ({"door.offline_unknown": "maybe"}, "door.offline_unknown"),
