@@ -94,3 +94,8 @@ function setUpQueue() {
 setUpSearch();
 setUpScanner();
 setUpQueue();
+
+// Say when the page is ready for a scanner or a typist: htmx wires the page up on DOMContentLoaded.
+function markReady() { document.documentElement.dataset.ready = "true"; }
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", markReady);
+else markReady();

@@ -217,7 +217,7 @@ def staff_page(live_server, desk_context, make_staff, page_problems):
     """Factory: add a staff user and sign a new desk page in through /login; returns ``(page, user)``."""
     from playwright.sync_api import expect
 
-    from .helpers import sign_in
+    from .helpers import desk_ready, sign_in
 
     def open_(role: str = "registrar", *, email: str | None = None, name: str = ""):
         user = make_staff(email or f"{role}@example.org", role=role, name=name)
@@ -227,6 +227,7 @@ def staff_page(live_server, desk_context, make_staff, page_problems):
         sign_in(page, user.email, STAFF_PASSWORD)
         expect(page).to_have_url(f"{live_server}/desk/")
         expect(page.get_by_role("heading", name="Find a person")).to_be_visible()
+        desk_ready(page)
         return page, user
 
     return open_

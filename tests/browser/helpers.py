@@ -12,6 +12,13 @@ from registration.extensions import db
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
+def desk_ready(page) -> None:
+    """Wait until a desk page's script has wired it up (keys typed before that go to no listener)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("html[data-ready]")).to_have_count(1)
+
+
 def scan(page, code: str) -> None:
     """Type a code as a keyboard-wedge scanner does: keystrokes then Enter, no field focused."""
     page.keyboard.type(code)

@@ -19,7 +19,7 @@ from registration.printing.models import Badge, PrintJob
 from tests.helpers import decode_qr, qr_in_message, read_outbox
 
 from .conftest import STAFF_PASSWORD
-from .helpers import badge_image, count, same_image, scan, shot, sign_in, wait_until
+from .helpers import badge_image, count, desk_ready, same_image, scan, shot, sign_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -277,6 +277,7 @@ def test_a_scanned_registration_code_opens_that_persons_card(staff_page, make_re
     if where == "another card":
         page.goto(card_url(live_server, other.registration))
         expect(page.get_by_role("heading", level=1)).to_have_text("Alan Turing")
+        desk_ready(page)
         assert page.evaluate("document.activeElement === document.body")  # no field has the focus
 
     scan(page, person.code)
