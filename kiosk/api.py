@@ -14,7 +14,7 @@ from registration.api import answer, error_response, ok, refusal
 from registration.checkin.services import check_in, find_for_kiosk
 from registration.errors import LanyardError
 from registration.extensions import db
-from registration.services import EventRef, current_event
+from registration.services import EventRef, current_event_ref
 from registration.settings import current_settings
 
 from . import services
@@ -25,14 +25,8 @@ bp = Blueprint("kiosk_api", __name__, url_prefix="/api/v1")
 
 
 def _event() -> EventRef:
-    """The configured event, looked up once per app: loading its row on every check-in cost ~12% of the CPU."""
-    settings = current_settings()
-    refs = current_app.extensions.setdefault("lanyard.event_refs", {})
-    ref = refs.get(settings.event.slug)
-    if ref is None:
-        event = current_event(settings)
-        ref = refs[settings.event.slug] = EventRef(event.id, event.slug)
-    return ref
+    """The configured event's identity, kept by the app between requests."""
+    return current_event_ref(current_settings(), current_app.extensions.setdefault("lanyard.event_refs", {}))
 
 
 def _json_object(*fields: str) -> dict | None:

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, g, request
 
 from ..api import answer, ok, refusal
 from ..errors import LanyardError
-from ..services import EventRef, current_event
+from ..services import EventRef, current_event_ref
 from ..settings import current_settings
 from . import services
 
@@ -28,14 +28,8 @@ COMPRESS_OVER = 16 * 1024
 
 
 def _event() -> EventRef:
-    """The configured event, looked up once per app (every scan needs only its id)."""
-    settings = current_settings()
-    refs = current_app.extensions.setdefault("lanyard.event_refs", {})
-    ref = refs.get(settings.event.slug)
-    if ref is None:
-        event = current_event(settings)
-        ref = refs[settings.event.slug] = EventRef(event.id, event.slug)
-    return ref
+    """The configured event's identity, kept by the app between requests."""
+    return current_event_ref(current_settings(), current_app.extensions.setdefault("lanyard.event_refs", {}))
 
 
 def _scan_body() -> dict:
